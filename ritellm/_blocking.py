@@ -1,0 +1,312 @@
+"""The blocking facade: completion() and sync streams, run on one long-lived portal thread.
+
+The async core is the only implementation: each sync function hands its async twin to a
+background thread that runs an anyio event loop (and so owns its own connection pool).
+Imports anyio and ritellm's async layer; never asyncio or trio.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from ._client import LoggerFn, Messages, default_client
+from ._options import Timeout
+from ._types import ModelResponse, ModelResponseStream
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from ._stream import AsyncCompletionStream
+
+__all__ = ["CompletionStream", "completion", "run_sync"]
+
+T = TypeVar("T")
+
+
+class _PortalThread:
+    """One daemon thread running an event loop, started on first use (and again after
+    ``os.fork()``, whose child inherits no threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._portal: BlockingPortal | None = None
+        self._pid = 0
+        self._thread: threading.Thread | None = None
+
+    def get(self) -> BlockingPortal:
+        portal = self._portal
+        if portal is not None and self._pid == os.getpid():
+            return portal
+        with self._lock:
+            if self._portal is None or self._pid != os.getpid():
+                self._start()
+            assert self._portal is not None
+            return self._portal
+
+    def _start(self) -> None:
+        import anyio
+        from anyio.from_thread import BlockingPortal
+
+        ready = threading.Event()
+        box: list[BlockingPortal | BaseException] = []
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                box.append(portal)
+                ready.set()
+                await portal.sleep_until_stopped()
+
+        def run() -> None:
+            try:
+                anyio.run(serve)
+            except BaseException as exc:  # reported to the starting thread
+                box.append(exc)
+                ready.set()
+
+        thread = threading.Thread(target=run, name="ritellm-portal", daemon=True)
+        thread.start()
+        ready.wait()
+        result = box[0]
+        if isinstance(result, BaseException):
+            raise RuntimeError("ritellm could not start its event-loop thread") from result
+        self._portal, self._pid, self._thread = result, os.getpid(), thread
+
+    def in_portal_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def stop(self) -> None:
+        """At interpreter exit: stop the loop so idle connections are closed cleanly."""
+        portal, thread = self._portal, self._thread
+        if portal is None or thread is None or self._pid != os.getpid():
+            return
+        self._portal = None
+        try:
+            portal.start_task_soon(portal.stop, True)
+        except RuntimeError:  # already stopped
+            return
+        thread.join(timeout=2.0)
+
+
+_PORTAL = _PortalThread()
+atexit.register(_PORTAL.stop)
+
+
+def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run ``await fn(*args, **kwargs)`` on the portal thread and block for its result.
+
+    Works from plain scripts, from many threads at once, and from a thread that is running
+    its own event loop (e.g. Jupyter). A KeyboardInterrupt while waiting cancels the call.
+    """
+    if _PORTAL.in_portal_thread():
+        raise RuntimeError(
+            "ritellm's blocking API was called from inside its own event-loop thread; "
+            "use the async API (await ritellm.acompletion(...)) there"
+        )
+    portal = _PORTAL.get()
+
+    async def call() -> T:
+        return await fn(*args, **kwargs)
+
+    future = portal.start_task_soon(call)
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()  # no-op when it already finished; cancels it on Ctrl-C
+        raise
+
+
+class CompletionStream:
+    """A blocking stream: ``for chunk in stream`` / ``with ... as stream``.
+
+    Chunks are fetched from the portal thread in batches (one round trip per network read,
+    not per chunk). Leaving a ``with`` block or calling :meth:`close` frees the connection.
+    """
+
+    def __init__(self, astream: AsyncCompletionStream) -> None:
+        self._astream = astream
+        self._buffer: deque[ModelResponseStream] = deque()
+        self._done = False
+        self._closed = False
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+        return self._astream.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Response headers (lower-case names)."""
+        return self._astream.headers
+
+    @property
+    def provider(self) -> str:
+        """The provider called."""
+        return self._astream.provider
+
+    @property
+    def model(self) -> str:
+        """The model string called."""
+        return self._astream.model
+
+    def __repr__(self) -> str:
+        return f"<CompletionStream {self.provider}/{self.model}>"
+
+    def __iter__(self) -> CompletionStream:
+        return self
+
+    def __next__(self) -> ModelResponseStream:
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._done:
+            raise StopIteration
+        try:
+            batch = run_sync(self._astream._next_batch)
+        except BaseException:
+            self._done = True
+            self.close()
+            raise
+        if not batch:
+            self._done = self._closed = True
+            raise StopIteration
+        self._buffer.extend(batch)
+        return self._buffer.popleft()
+
+    def close(self) -> None:
+        """Close the response (idempotent)."""
+        if not self._closed:
+            self._closed = self._done = True
+            self._buffer.clear()
+            run_sync(self._astream.aclose)
+
+    def __enter__(self) -> CompletionStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Safety net for `for chunk in completion(..., stream=True): ... break` without a
+        # `with` block: hand the close to the portal without blocking the collector.
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            try:
+                _PORTAL.get().start_task_soon(self._astream.aclose)
+            except Exception:  # noqa: S110 - interpreter shutdown: the loop is gone
+                pass
+
+
+@overload
+def completion(
+    model: str,
+    messages: Messages,
+    *,
+    temperature: float | None = ...,
+    max_tokens: int | None = ...,
+    base_url: str | None = ...,
+    api_key: str | None = ...,
+    stream: Literal[False] = ...,
+    additional_params: str | Mapping[str, Any] | None = ...,
+    timeout: float | Timeout | None = ...,
+    logger_fn: LoggerFn | None = ...,
+    num_retries: int | None = ...,
+    max_retries: int | None = ...,
+    extra_headers: Mapping[str, str] | None = ...,
+    **params: Any,
+) -> ModelResponse: ...
+
+
+@overload
+def completion(
+    model: str,
+    messages: Messages,
+    *,
+    temperature: float | None = ...,
+    max_tokens: int | None = ...,
+    base_url: str | None = ...,
+    api_key: str | None = ...,
+    stream: Literal[True],
+    additional_params: str | Mapping[str, Any] | None = ...,
+    timeout: float | Timeout | None = ...,
+    logger_fn: LoggerFn | None = ...,
+    num_retries: int | None = ...,
+    max_retries: int | None = ...,
+    extra_headers: Mapping[str, str] | None = ...,
+    **params: Any,
+) -> CompletionStream: ...
+
+
+@overload
+def completion(
+    model: str,
+    messages: Messages,
+    *,
+    temperature: float | None = ...,
+    max_tokens: int | None = ...,
+    base_url: str | None = ...,
+    api_key: str | None = ...,
+    stream: bool = ...,
+    additional_params: str | Mapping[str, Any] | None = ...,
+    timeout: float | Timeout | None = ...,
+    logger_fn: LoggerFn | None = ...,
+    num_retries: int | None = ...,
+    max_retries: int | None = ...,
+    extra_headers: Mapping[str, str] | None = ...,
+    **params: Any,
+) -> ModelResponse | CompletionStream: ...
+
+
+def completion(
+    model: str,
+    messages: Messages,
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    stream: bool = False,
+    additional_params: str | Mapping[str, Any] | None = None,
+    timeout: float | Timeout | None = None,
+    logger_fn: LoggerFn | None = None,
+    num_retries: int | None = None,
+    max_retries: int | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    **params: Any,
+) -> ModelResponse | CompletionStream:
+    """The blocking twin of :func:`ritellm.acompletion`: same parameters, same errors.
+
+    With ``stream=True`` it returns a :class:`CompletionStream` (an iterator and context
+    manager) once the response headers have arrived.
+    """
+    client = default_client()
+    # Validate in the caller's thread: bad arguments raise here, before any thread hop.
+    call = client.prepare(
+        model,
+        messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        base_url=base_url,
+        api_key=api_key,
+        stream=stream,
+        additional_params=additional_params,
+        timeout=timeout,
+        logger_fn=logger_fn,
+        num_retries=num_retries,
+        max_retries=max_retries,
+        extra_headers=extra_headers,
+        params=params,
+    )
+    result = run_sync(client._run, call)
+    if isinstance(result, ModelResponse):
+        return result
+    return CompletionStream(result)

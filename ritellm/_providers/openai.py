@@ -1,0 +1,192 @@
+"""OpenAI Chat Completions wire format (also Azure-less OpenAI-compatible hosts: vLLM, llama.cpp,
+Groq, OpenRouter, ...). Pure translator: builds request bytes, parses bodies and SSE chunks.
+
+Imports only the standard library and ritellm's pure modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .._version import __version__
+from .._errors import (
+    APIResponseValidationError,
+    StreamError,
+    error_from_response,
+    parse_error_body,
+    snippet,
+)
+from .._types import (
+    CompletionRequest,
+    Credentials,
+    HttpRequest,
+    ModelResponse,
+    ModelResponseStream,
+    decode_json,
+    retype,
+)
+from ..sse import SSEDecoder, SSEDecodeError
+from . import ProviderSpec
+
+__all__ = ["OpenAIProvider", "OpenAIStreamDecoder", "make_provider"]
+
+_USER_AGENT = f"ritellm/{__version__}".encode()
+_JSON = b"application/json"
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class OpenAIProvider:
+    """Translator for ``POST {base_url}/chat/completions``."""
+
+    def __init__(self, spec: ProviderSpec) -> None:
+        self.spec = spec
+
+    def build_request(self, req: CompletionRequest, creds: Credentials) -> HttpRequest:
+        payload: dict[str, Any] = {"model": req.model, "messages": req.messages}
+        payload.update(req.params)
+        if req.stream:
+            payload["stream"] = True
+        headers = [
+            (b"Content-Type", _JSON),
+            (b"Accept", b"text/event-stream" if req.stream else _JSON),
+            (b"User-Agent", _USER_AGENT),
+        ]
+        if creds.api_key:
+            headers.append((b"Authorization", b"Bearer " + creds.api_key.encode()))
+        headers.extend(creds.headers)
+        return HttpRequest(
+            method=b"POST",
+            url=creds.base_url + "/chat/completions",
+            headers=headers,
+            body=_dumps(payload).encode(),
+        )
+
+    def parse_completion(
+        self, status: int, headers: Mapping[str, str], body: bytes
+    ) -> ModelResponse:
+        try:
+            obj = decode_json(body)
+        except ValueError:
+            ctype = headers.get("content-type", "no content type")
+            what = "an empty body" if not body else f"a body that is not JSON ({ctype})"
+            raise _invalid(self.spec, status, headers, body, f"HTTP {status} with {what}")
+        if isinstance(obj, dict) and obj.get("error"):
+            # llama.cpp (and some proxies) have sent errors with a 2xx status.
+            raise error_from_response(status, headers, body, provider=self.spec.name)
+        if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
+            raise _invalid(
+                self.spec, status, headers, body, "response is not a chat.completion object"
+            )
+        result = retype(obj, ModelResponse)
+        assert isinstance(result, ModelResponse)
+        return result
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder(self.spec.name)
+
+
+def _invalid(
+    spec: ProviderSpec, status: int, headers: Mapping[str, str], body: bytes, what: str
+) -> APIResponseValidationError:
+    text = snippet(body)
+    return APIResponseValidationError(
+        f"{what}: {text!r}" if text else what,
+        status_code=status,
+        provider=spec.name,
+        body=text,
+        headers=headers,
+        request_id=headers.get("x-request-id"),
+    )
+
+
+class OpenAIStreamDecoder:
+    """SSE events → chunks. ``data: [DONE]`` ends the stream; ``{"error": ...}`` raises.
+
+    A body that ends before ``[DONE]`` and before any choice finished is a truncated stream
+    and raises StreamError from :meth:`close` rather than passing for success.
+    """
+
+    __slots__ = ("_done", "_finished", "_provider", "_sse")
+
+    def __init__(self, provider: str, *, max_event_bytes: int = 1 << 20) -> None:
+        self._sse = SSEDecoder(max_line_bytes=max_event_bytes)
+        self._provider = provider
+        self._done = False
+        self._finished = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, data: bytes) -> list[ModelResponseStream]:
+        try:
+            events = self._sse.feed(data)
+        except SSEDecodeError as exc:
+            raise StreamError(str(exc), provider=self._provider) from exc
+        return self._chunks(events) if events else []
+
+    def close(self) -> list[ModelResponseStream]:
+        try:
+            chunks = self._chunks(self._sse.close())
+        except SSEDecodeError as exc:  # pragma: no cover - close() only flushes
+            raise StreamError(str(exc), provider=self._provider) from exc
+        if not self._done and not self._finished:
+            raise StreamError(
+                "stream ended before data: [DONE] and before any choice finished "
+                "(the response was truncated)",
+                provider=self._provider,
+            )
+        return chunks
+
+    def _chunks(self, events: list[Any]) -> list[ModelResponseStream]:
+        out: list[ModelResponseStream] = []
+        for event in events:
+            if self._done:
+                break  # anything after [DONE] is not part of the answer
+            data: str = event.data
+            if data == "[DONE]":
+                self._done = True
+                continue
+            if event.event == "error":
+                raise self._error(data, None)
+            try:
+                obj = decode_json(data)
+            except ValueError as exc:
+                raise StreamError(
+                    f"malformed JSON in stream event: {snippet(data)!r}",
+                    provider=self._provider,
+                    body=snippet(data),
+                ) from exc
+            if not isinstance(obj, dict):
+                raise StreamError(
+                    f"stream event is not a JSON object: {snippet(data)!r}",
+                    provider=self._provider,
+                    body=snippet(data),
+                )
+            if obj.get("error"):
+                raise self._error(data, obj)
+            choices = obj.get("choices")
+            if choices:
+                for choice in choices:
+                    if choice.get("finish_reason"):
+                        self._finished = True
+            out.append(retype(obj, ModelResponseStream))  # type: ignore[arg-type]
+        return out
+
+    def _error(self, data: str, obj: Any) -> StreamError:
+        info = parse_error_body(data.encode())
+        return StreamError(
+            info.message or "An error occurred during streaming",
+            type=info.type,
+            code=info.code,
+            param=info.param,
+            provider=self._provider,
+            body=info.body,
+        )
+
+
+def make_provider(spec: ProviderSpec) -> OpenAIProvider:
+    """Registry hook: the translator for ``spec``."""
+    return OpenAIProvider(spec)

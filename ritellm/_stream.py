@@ -1,0 +1,224 @@
+"""Stream objects: the one streaming loop for every provider, close-on-exit, per-chunk timeouts.
+
+I/O layer: imports anyio and ritellm's transport types; no httpcore, no providers' internals.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import anyio
+
+from ._errors import APIConnectionError, APIError, APITimeoutError, StreamError, scrub_secret
+from ._types import ModelResponseStream
+
+if TYPE_CHECKING:
+    from ._providers import StreamDecoder
+    from ._transport import Response
+
+__all__ = ["AsyncCompletionStream"]
+
+
+class AsyncCompletionStream:
+    """An open streaming response: ``async for chunk in stream`` yields each chunk as soon
+    as its event arrives.
+
+    Use it as ``async with await acompletion(..., stream=True) as stream:`` (or call
+    :meth:`aclose`) so that leaving early — ``break``, an exception, cancellation — closes
+    the response and frees its connection. Reading to the end also frees it.
+
+    Attributes:
+        status_code: the HTTP status (2xx).
+        headers: response headers with lower-case names.
+        provider, model: what was called.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_decoder",
+        "_deadline",
+        "_done",
+        "_pending",
+        "_read_timeout",
+        "_response",
+        "_secret",
+        "model",
+        "provider",
+    )
+
+    def __init__(
+        self,
+        response: Response,
+        decoder: StreamDecoder,
+        *,
+        read_timeout: float | None,
+        deadline: float | None,
+        provider: str,
+        model: str,
+        secret: str | None = None,
+    ) -> None:
+        self._response = response
+        self._decoder = decoder
+        self._read_timeout = read_timeout
+        self._deadline = deadline
+        self._pending: deque[ModelResponseStream] = deque()
+        self._done = False
+        self._secret = secret
+        self.provider = provider
+        self.model = model
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status of the response."""
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Response headers (lower-case names)."""
+        return self._response.headers
+
+    def __repr__(self) -> str:
+        state = "closed" if self._done else "open"
+        return f"<AsyncCompletionStream {self.provider}/{self.model} {state}>"
+
+    # -- iteration ---------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncCompletionStream:
+        return self
+
+    async def __anext__(self) -> ModelResponseStream:
+        if self._pending:
+            return self._pending.popleft()
+        if self._done:
+            raise StopAsyncIteration
+        return await self._fill()
+
+    def __iter__(self) -> NoReturn:
+        raise TypeError(
+            "This is an async stream: iterate it with `async for chunk in stream`. For a "
+            "blocking iterator call ritellm.completion(..., stream=True) instead."
+        )
+
+    async def _fill(self) -> ModelResponseStream:
+        """Read until at least one chunk is decoded (or the body ends)."""
+        pending = self._pending
+        try:
+            while not pending:
+                data = await self._receive()
+                if data:
+                    pending.extend(self._decoder.feed(data))
+                    if self._decoder.done and not pending:
+                        await self._finish()
+                        raise StopAsyncIteration
+                else:
+                    pending.extend(self._decoder.close())
+                    self._done = True
+                    if not pending:
+                        raise StopAsyncIteration
+        except StopAsyncIteration:
+            raise
+        except APIError as exc:
+            await self._fail()
+            annotated = self._annotate(exc)
+            if annotated is exc:
+                raise
+            raise annotated from exc
+        except BaseException:
+            await self._fail()
+            raise
+        if self._decoder.done:
+            # [DONE] arrived with these chunks: release the connection now rather than on
+            # the caller's next call (which may never come if it stops at the last chunk).
+            await self._finish()
+        return pending.popleft()
+
+    async def _receive(self) -> bytes:
+        timeout = self._read_timeout
+        deadline = self._deadline
+        if timeout is None and deadline is None:
+            return await self._response.receive()
+        now = anyio.current_time()
+        limit = now + timeout if timeout is not None else deadline
+        if deadline is not None and limit is not None and deadline < limit:
+            limit = deadline
+        with anyio.CancelScope(deadline=limit if limit is not None else float("inf")) as scope:
+            return await self._response.receive()
+        # Only our own deadline lands here; a caller's cancel scope propagates untouched.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        assert scope.cancelled_caught
+        if deadline is not None and limit == deadline:
+            raise APITimeoutError(f"Stream exceeded its total timeout from {self._response.where}")
+        raise APITimeoutError(
+            f"No stream data from {self._response.where} for {timeout}s (read timeout)"
+        )
+
+    async def _finish(self) -> None:
+        """End of the answer: drain the rest of the body so the connection can be reused."""
+        self._done = True
+        response = self._response
+        try:
+            with anyio.move_on_after(0.5):  # the terminating chunk is normally already here
+                while await response.receive():
+                    pass
+        finally:
+            await response.aclose()
+
+    async def _fail(self) -> None:
+        self._done = True
+        self._pending.clear()
+        await self._response.aclose()
+
+    def _annotate(self, exc: APIError) -> APIError:
+        if exc.provider is None:
+            exc.provider = self.provider
+        if exc.model is None:
+            exc.model = self.model
+        if type(exc) is APIConnectionError:
+            # The stream already began: a reset or truncation is a stream failure.
+            exc = StreamError(exc.message, provider=self.provider, model=self.model)
+        return scrub_secret(exc, self._secret)
+
+    async def _next_batch(self) -> list[ModelResponseStream]:
+        """Wait for one chunk, then take everything already decoded (for the sync facade:
+        one portal round trip per network read, not per chunk)."""
+        try:
+            first = await self.__anext__()
+        except StopAsyncIteration:
+            return []
+        batch = [first]
+        if self._pending:
+            batch.extend(self._pending)
+            self._pending.clear()
+        return batch
+
+    # -- closing -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the response (idempotent); the connection is reused if the body ended."""
+        self._done = True
+        self._pending.clear()
+        await self._response.aclose()
+
+    async def __aenter__(self) -> AsyncCompletionStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- conveniences --------------------------------------------------------------------
+
+    async def collect(self) -> list[ModelResponseStream]:
+        """Read the rest of the stream into a list (and close it)."""
+        async with self:
+            return [chunk async for chunk in self]
+
+    def __getstate__(self) -> Any:
+        raise TypeError("An open stream cannot be pickled")

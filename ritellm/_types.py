@@ -1,0 +1,139 @@
+"""Response values (dicts with attribute access) and the wire-ready request values.
+
+Leaf module: imports only the standard library and attrs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AttrDict",
+    "CompletionRequest",
+    "Credentials",
+    "HttpRequest",
+    "ModelResponse",
+    "ModelResponseStream",
+    "decode_json",
+    "retype",
+]
+
+
+class AttrDict(dict[str, Any]):
+    """A plain ``dict`` that also allows attribute access: ``r.choices[0].message.content``.
+
+    It *is* a dict: indexing, ``.get``, ``in``, ``json.dumps`` and ``==`` with a plain dict
+    all work. Missing keys read as ``None`` through attribute access (as the OpenAI SDK's
+    optional fields do) and raise ``KeyError`` through indexing, as dicts do.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal attribute lookup failed, so dict methods still win.
+        try:
+            return self[name]
+        except KeyError:
+            if name.startswith("__"):
+                raise AttributeError(name) from None
+            return None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self) -> list[str]:
+        return [*super().__dir__(), *(k for k in self if isinstance(k, str))]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy made of plain dicts and lists."""
+        result: dict[str, Any] = json.loads(json.dumps(self))
+        return result
+
+    # Pydantic-style aliases that OpenAI SDK users reach for.
+    model_dump = to_dict
+
+    def model_dump_json(self) -> str:
+        """This value as a compact JSON string."""
+        return json.dumps(self, separators=(",", ":"), ensure_ascii=False)
+
+
+class ModelResponse(AttrDict):
+    """A non-streaming chat completion in OpenAI's ``chat.completion`` shape."""
+
+    __slots__ = ()
+
+
+class ModelResponseStream(AttrDict):
+    """One streamed chunk in OpenAI's ``chat.completion.chunk`` shape."""
+
+    __slots__ = ()
+
+
+# One decoder object, reused: the object_hook makes every nested JSON object an AttrDict
+# (measured: +0.2 µs on a 300-byte chunk, against ~3 µs for the decode itself).
+_decode_attr = json.JSONDecoder(object_hook=AttrDict).decode
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Parse JSON so that every object is an :class:`AttrDict`.
+
+    Raises:
+        ValueError: invalid JSON or invalid UTF-8 (``json.JSONDecodeError`` and
+            ``UnicodeDecodeError`` are both ValueErrors).
+    """
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8")
+    return _decode_attr(text)
+
+
+def retype(value: AttrDict, cls: type[AttrDict]) -> AttrDict:
+    """Give a decoded top-level object its response class without copying it.
+
+    Both classes are slot-less dict subclasses with the same layout, so assigning
+    ``__class__`` is legal and O(1) (a copy would cost ~0.3 µs per chunk).
+    """
+    object.__setattr__(value, "__class__", cls)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class Credentials:
+    """Where and as whom to call a provider. ``repr`` never shows the key."""
+
+    base_url: str
+    api_key: str | None = attrs.field(default=None, repr=False)
+    # Extra static headers a provider needs (e.g. an api-version); never secrets.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class CompletionRequest:
+    """A validated chat request, before translation to a provider's wire format."""
+
+    model: str
+    messages: list[Mapping[str, Any]]
+    params: dict[str, Any]
+    stream: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class HttpRequest:
+    """A wire-ready request: the transport adds only Host and Content-Length."""
+
+    method: bytes
+    url: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
