@@ -93,7 +93,7 @@ class APIError(RiteLLMError):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
-        where = f"{self.provider}/{self.model}" if self.provider and self.model else None
+        where = self.model or self.provider  # model strings carry their provider prefix
         parts = [p for p in (where, f"HTTP {self.status_code}" if self.status_code else None) if p]
         prefix = ": ".join(parts)
         return f"{prefix}: {self.message}" if prefix else self.message
