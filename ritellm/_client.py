@@ -167,6 +167,38 @@ def _check_additional(value: object) -> dict[str, Any]:
     )
 
 
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _check_headers(headers: object) -> list[tuple[bytes, bytes]]:
+    if not isinstance(headers, Mapping):
+        raise ParameterTypeError("extra_headers must be a dict of str to str")
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ParameterTypeError("extra_headers must be a dict of str to str")
+        if not name or not _TOKEN_CHARS.issuperset(name):
+            raise ParameterError(f"extra_headers: {name!r} is not a valid header name")
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ParameterError(f"extra_headers: the value of {name!r} contains CR, LF or NUL")
+        try:
+            out.append((name.encode("ascii"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ParameterError(
+                f"extra_headers: the value of {name!r} is not Latin-1 text"
+            ) from None
+    return out
+
+
+def _check_key(api_key: str | None) -> None:
+    # A key is sent in a header: control characters would corrupt the request. The message
+    # must not quote the key.
+    if api_key is not None and (not api_key.isprintable() or api_key != api_key.strip()):
+        raise ParameterError(
+            "api_key contains whitespace or control characters (check for a stray newline)"
+        )
+
+
 def _check_number(name: str, value: object, *, integer: bool = False) -> None:
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
@@ -453,6 +485,7 @@ class AsyncClient:
             base_url=base_url or self._base_url,
             environ=os.environ,
         )
+        _check_key(creds.api_key)
         req = CompletionRequest(
             model=model_id, messages=checked_messages, params=body, stream=stream
         )
@@ -461,13 +494,7 @@ class AsyncClient:
         except (TypeError, ValueError) as exc:
             raise ParameterTypeError(f"Request parameters are not JSON-serialisable: {exc}") from None
         if extra_headers:
-            if not isinstance(extra_headers, Mapping):
-                raise ParameterTypeError("extra_headers must be a dict of str to str")
-            extra = []
-            for name, value in extra_headers.items():
-                if not isinstance(name, str) or not isinstance(value, str):
-                    raise ParameterTypeError("extra_headers must be a dict of str to str")
-                extra.append((name.encode("latin-1"), value.encode("latin-1")))
+            extra = _check_headers(extra_headers)
             http = HttpRequest(
                 method=http.method, url=http.url, headers=[*http.headers, *extra], body=http.body
             )
