@@ -64,6 +64,38 @@ class _Endpoint:
         self.host_header = (shown if default_port else f"{shown}:{self.port}").encode("idna")
 
 
+class _Body:
+    """The request body as httpcore's async-iterable content, without a generator.
+
+    httpcore wraps bytes in an async generator and abandons it mid-iteration when a write
+    fails (it then reads the server's answer anyway); trio warns when such a generator is
+    garbage-collected. A plain iterator has nothing to finalise. Re-iterable, so the same
+    request can be resent on a fresh connection.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __aiter__(self) -> _BodyIterator:
+        return _BodyIterator(self._data)
+
+
+class _BodyIterator:
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes | None) -> None:
+        self._data = data
+
+    async def __anext__(self) -> bytes:
+        data = self._data
+        if data is None:
+            raise StopAsyncIteration
+        self._data = None
+        return data
+
+
 def _map_error(exc: BaseException, where: str) -> APIConnectionError:
     """Translate an httpcore/OS/TLS failure into the ritellm error a caller sees."""
     detail = str(exc) or type(exc).__name__
@@ -174,7 +206,7 @@ class Transport:
             b"POST" if request.method == b"POST" else request.method,
             ep.url,
             headers=headers,
-            content=request.body,
+            content=_Body(request.body),
             extensions={"timeout": timeouts},
         )
         await self._acquire_slot(timeout.pool, ep)
