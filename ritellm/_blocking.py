@@ -8,6 +8,7 @@ Imports anyio and ritellm's async layer; never asyncio or trio.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections import deque
@@ -200,10 +201,8 @@ class CompletionStream:
         # `with` block: hand the close to the portal without blocking the collector.
         if not getattr(self, "_closed", True):
             self._closed = True
-            try:
+            with contextlib.suppress(Exception):  # interpreter shutdown: the loop is gone
                 _PORTAL.get().start_task_soon(self._astream.aclose)
-            except Exception:  # noqa: S110 - interpreter shutdown: the loop is gone
-                pass
 
 
 @overload

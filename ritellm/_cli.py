@@ -78,9 +78,7 @@ async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
             response = await ritellm.acompletion(args.model, messages, **kwargs)
             out.write((response.choices[0].message.content or "") + "\n")
             return
-        async with await ritellm.acompletion(
-            args.model, messages, stream=True, **kwargs
-        ) as stream:
+        async with await ritellm.acompletion(args.model, messages, stream=True, **kwargs) as stream:
             async for chunk in stream:
                 for choice in chunk.choices or ():
                     text = (choice.delta or {}).get("content")

@@ -167,7 +167,9 @@ def _check_additional(value: object) -> dict[str, Any]:
     )
 
 
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def _check_headers(headers: object) -> list[tuple[bytes, bytes]]:
@@ -470,8 +472,8 @@ class AsyncClient:
             body["max_tokens"] = max_tokens
         body.pop("stream", None)  # `stream=` is the argument, never a body field
         retries = _check_retries(num_retries, max_retries, self._retry.max_retries)
-        retry = self._retry if retries == self._retry.max_retries else RetryPolicy(
-            max_retries=retries
+        retry = (
+            self._retry if retries == self._retry.max_retries else RetryPolicy(max_retries=retries)
         )
         timeout_value = Timeout.coerce(self._timeout if timeout is None else timeout, stream=stream)
 
@@ -492,7 +494,9 @@ class AsyncClient:
         try:
             http = provider.build_request(req, creds)
         except (TypeError, ValueError) as exc:
-            raise ParameterTypeError(f"Request parameters are not JSON-serialisable: {exc}") from None
+            raise ParameterTypeError(
+                f"Request parameters are not JSON-serialisable: {exc}"
+            ) from None
         if extra_headers:
             extra = _check_headers(extra_headers)
             http = HttpRequest(
@@ -506,7 +510,7 @@ class AsyncClient:
             stream=stream,
             timeout=timeout_value,
             retry=retry,
-            logger_fn=logger_fn,  # type: ignore[arg-type]
+            logger_fn=logger_fn,
             secret=creds.api_key,
         )
 

@@ -30,8 +30,8 @@ __all__ = [
     "UnknownProviderError",
     "UnprocessableEntityError",
     "error_from_response",
-    "scrub_secret",
     "parse_error_body",
+    "scrub_secret",
     "snippet",
 ]
 
@@ -208,6 +208,9 @@ _CONTEXT_PHRASES = (
 )
 
 
+_CONTEXT_PHRASES_5XX = ("exceeds the available context size", "maximum context length")
+
+
 def snippet(text: str | bytes, limit: int = SNIPPET_CHARS) -> str:
     """A short, single-line, printable excerpt of a body for error messages."""
     if isinstance(text, bytes | bytearray):
@@ -242,6 +245,10 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def _str_only(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def parse_error_body(body: bytes) -> ErrorInfo:
     """Extract message/type/code/param from any provider's error body.
 
@@ -271,7 +278,8 @@ def parse_error_body(body: bytes) -> ErrorInfo:
         message = snippet(json.dumps(err)) if err else None
     return ErrorInfo(
         message,
-        type=_str_or_none(err.get("type") or err.get("status")),
+        # Gemini names the error kind in a string "status"; Azure sends a numeric one.
+        type=_str_or_none(err.get("type") or _str_only(err.get("status"))),
         code=_str_or_none(err.get("code")),
         param=_str_or_none(err.get("param")),
         body=err if "error" in obj else parsed,
@@ -282,10 +290,14 @@ def is_context_window_error(status: int, info: ErrorInfo) -> bool:
     """Whether an error body says the prompt did not fit the model's context window."""
     if info.code in _CONTEXT_CODES or info.type in _CONTEXT_CODES:
         return True
-    if status in (400, 413) and info.message:
-        lowered = info.message.lower()
+    if not info.message:
+        return False
+    lowered = info.message.lower()
+    if status in (400, 413):
         return any(phrase in lowered for phrase in _CONTEXT_PHRASES)
-    return False
+    # llama.cpp has reported the overflow as a 500 "server_error": only its unambiguous
+    # wording counts there, so that genuine server errors are still retried.
+    return status >= 500 and any(phrase in lowered for phrase in _CONTEXT_PHRASES_5XX)
 
 
 def class_for_status(status: int) -> type[APIError]:
@@ -320,9 +332,11 @@ def error_from_response(
     """
     if info is None:
         info = parse_error_body(body)
-    cls = ContextWindowExceededError if is_context_window_error(status, info) else None
-    if cls is None:
-        cls = class_for_status(status)
+    cls: type[APIError] = (
+        ContextWindowExceededError
+        if is_context_window_error(status, info)
+        else class_for_status(status)
+    )
     message = info.message or _default_message(status, headers, body)
     return cls(
         message,

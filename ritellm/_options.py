@@ -6,6 +6,7 @@ Leaf module: imports only the standard library and attrs.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 
@@ -14,7 +15,7 @@ from ._errors import ParameterError, ParameterTypeError
 __all__ = ["DEFAULT_TIMEOUT", "RetryPolicy", "Timeout"]
 
 
-def _check_seconds(_: object, attribute: attrs.Attribute[float | None], value: object) -> None:
+def _check_seconds(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):

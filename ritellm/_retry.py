@@ -73,5 +73,6 @@ def backoff(
         if retry_after > policy.max_retry_after:
             return None
         return retry_after
-    nominal = min(policy.initial_delay * (2.0**attempt), policy.max_delay)
+    # min(attempt, 64): 2.0**1024 overflows, and the cap is reached long before.
+    nominal = min(policy.initial_delay * (2.0 ** min(attempt, 64)), policy.max_delay)
     return nominal * (1.0 - 0.25 * rng())

@@ -38,8 +38,8 @@ class AsyncCompletionStream:
 
     __slots__ = (
         "__weakref__",
-        "_decoder",
         "_deadline",
+        "_decoder",
         "_done",
         "_pending",
         "_read_timeout",

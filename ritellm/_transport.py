@@ -11,11 +11,12 @@ the one idle connection it is about to reuse.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -82,7 +83,7 @@ class _Body:
         return _BodyIterator(self._data)
 
 
-class _BodyIterator:
+class _BodyIterator(AsyncIterator[bytes]):
     __slots__ = ("_data",)
 
     def __init__(self, data: bytes | None) -> None:
@@ -376,10 +377,9 @@ async def _close_at_loop_exit(ref: weakref.ref[Transport]) -> AsyncGenerator[Non
 
 async def _close_quietly(conn: httpcore.AsyncHTTP11Connection) -> None:
     with anyio.CancelScope(shield=True):
-        try:
+        # Closing a broken socket may fail; it is gone either way.
+        with contextlib.suppress(Exception):
             await conn.aclose()
-        except Exception:  # noqa: S110 - closing a broken socket may fail; it is gone anyway
-            pass
 
 
 class Response:
@@ -442,8 +442,9 @@ class Response:
         # collector (trio warns; asyncio finalises it on the loop later). Iterating the inner
         # generator ourselves lets aclose() close it deterministically, and saves a generator
         # hop per read. Private API: httpcore is pinned to 1.0.x in pyproject.toml.
-        it = self._iter = self._conn._receive_response_body(request=self._hreq)
-        return it
+        it = self._conn._receive_response_body(request=self._hreq)
+        self._iter = cast(AsyncGenerator[bytes, None], it)
+        return self._iter
 
     async def aread(self) -> bytes:
         """The whole body; the connection is returned to the pool afterwards."""
@@ -491,7 +492,7 @@ class Response:
                 if self._iter is not None:
                     await self._iter.aclose()
                 await self._hresp.aclose()
-            except Exception:  # noqa: S110 - a broken connection is closed below
+            except Exception:
                 pass
             finally:
                 await self._transport._release(self._conn, self._ep)

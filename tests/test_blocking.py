@@ -15,13 +15,13 @@ import trio
 
 import ritellm
 from ritellm import _blocking
-from ritellm.testing import Reply, Simulator
+from ritellm.testing import Reply, Simulator, ThreadedSimulator
 
 MSGS = [{"role": "user", "content": "Hello!"}]
 
 
 @pytest.fixture
-def tsim() -> Iterator[Simulator]:
+def tsim() -> Iterator[ThreadedSimulator]:
     with Simulator.start_in_thread() as simulator:
         yield simulator
 
@@ -35,14 +35,14 @@ def test_signatures_match() -> None:
     )
 
 
-def test_completion(tsim: Simulator) -> None:
+def test_completion(tsim: ThreadedSimulator) -> None:
     tsim.script(Reply(content="blocking works"))
     r = ritellm.completion("openai/gpt-4o-mini", MSGS, base_url=tsim.base_url, max_tokens=10)
     assert r["choices"][0]["message"]["content"] == "blocking works"
     assert r.choices[0].message.content == "blocking works"
 
 
-def test_completion_errors_are_the_same_classes(tsim: Simulator) -> None:
+def test_completion_errors_are_the_same_classes(tsim: ThreadedSimulator) -> None:
     tsim.script(Reply(status=401))
     with pytest.raises(ritellm.AuthenticationError) as info:
         ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url)
@@ -51,7 +51,7 @@ def test_completion_errors_are_the_same_classes(tsim: Simulator) -> None:
         ritellm.completion("nosuch/x", MSGS, base_url=tsim.base_url)
 
 
-def test_bad_arguments_raise_in_the_callers_thread(tsim: Simulator) -> None:
+def test_bad_arguments_raise_in_the_callers_thread(tsim: ThreadedSimulator) -> None:
     with pytest.raises(ritellm.ParameterError) as info:
         ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, additional_params="{x")
     frames = [f.function for f in inspect.getinnerframes(info.tb)]
@@ -59,7 +59,7 @@ def test_bad_arguments_raise_in_the_callers_thread(tsim: Simulator) -> None:
     assert tsim.requests == []
 
 
-def test_sync_stream_iterates_and_closes(tsim: Simulator) -> None:
+def test_sync_stream_iterates_and_closes(tsim: ThreadedSimulator) -> None:
     tsim.script(Reply(content="one two three"))
     with ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, stream=True) as stream:
         assert isinstance(stream, ritellm.CompletionStream)
@@ -68,7 +68,7 @@ def test_sync_stream_iterates_and_closes(tsim: Simulator) -> None:
     assert texts == ["", "one ", "two ", "three", None]
 
 
-def test_sync_stream_break_then_reuse(tsim: Simulator) -> None:
+def test_sync_stream_break_then_reuse(tsim: ThreadedSimulator) -> None:
     for _ in range(3):
         with ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, stream=True) as stream:
             for chunk in stream:
@@ -78,7 +78,7 @@ def test_sync_stream_break_then_reuse(tsim: Simulator) -> None:
     assert r.choices[0].message.content
 
 
-def test_sync_stream_batches_chunks(tsim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_stream_batches_chunks(tsim: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sync streaming does not pay one portal round trip per chunk."""
     hops = 0
     real = _blocking.run_sync
@@ -97,14 +97,14 @@ def test_sync_stream_batches_chunks(tsim: Simulator, monkeypatch: pytest.MonkeyP
     assert hops < 20
 
 
-def test_sync_stream_errors(tsim: Simulator) -> None:
+def test_sync_stream_errors(tsim: ThreadedSimulator) -> None:
     tsim.script(Reply(fault="truncate", truncate_after=3))
-    with pytest.raises(ritellm.StreamError, match="truncated"):
-        with ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, stream=True) as stream:
-            list(stream)
+    stream = ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, stream=True)
+    with pytest.raises(ritellm.StreamError, match="truncated"), stream:
+        list(stream)
 
 
-def test_many_threads_at_once(tsim: Simulator) -> None:
+def test_many_threads_at_once(tsim: ThreadedSimulator) -> None:
     results: dict[int, str] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(8)
@@ -129,7 +129,7 @@ def test_many_threads_at_once(tsim: Simulator) -> None:
     assert all(text.endswith(f"t{k // 10}-{k % 10}") for k, text in results.items())
 
 
-def test_completion_inside_a_running_event_loop(tsim: Simulator) -> None:
+def test_completion_inside_a_running_event_loop(tsim: ThreadedSimulator) -> None:
     """As in Jupyter: a blocking call from a thread whose loop is running."""
 
     async def notebook_cell() -> str:
@@ -139,7 +139,7 @@ def test_completion_inside_a_running_event_loop(tsim: Simulator) -> None:
     assert asyncio.run(notebook_cell()).startswith("Hello from the ritellm simulator")
 
 
-def test_sequential_asyncio_runs_and_trio_run(tsim: Simulator) -> None:
+def test_sequential_asyncio_runs_and_trio_run(tsim: ThreadedSimulator) -> None:
     """The seed examples call asyncio.run() several times: no 'attached to a different loop',
     no 'Event loop is closed', and each loop's idle sockets are closed when it ends."""
 
@@ -160,7 +160,7 @@ def test_sequential_asyncio_runs_and_trio_run(tsim: Simulator) -> None:
     assert tsim.stats.open_connections <= 1
 
 
-def test_one_client_in_several_threads_loops(tsim: Simulator) -> None:
+def test_one_client_in_several_threads_loops(tsim: ThreadedSimulator) -> None:
     client = ritellm.AsyncClient(base_url=tsim.base_url)
     out: list[str] = []
 
@@ -178,7 +178,7 @@ def test_one_client_in_several_threads_loops(tsim: Simulator) -> None:
     assert len(out) == 4
 
 
-def test_blocking_call_from_the_portal_thread_is_refused(tsim: Simulator) -> None:
+def test_blocking_call_from_the_portal_thread_is_refused(tsim: ThreadedSimulator) -> None:
     async def inside() -> None:
         ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url)
 

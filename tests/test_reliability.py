@@ -157,9 +157,7 @@ async def test_connect_timeout(client: ritellm.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 529])
-async def test_retryable_statuses(
-    sim: Simulator, client: ritellm.AsyncClient, status: int
-) -> None:
+async def test_retryable_statuses(sim: Simulator, client: ritellm.AsyncClient, status: int) -> None:
     sim.script(Reply(status=status, headers=FAST), Reply(status=status, headers=FAST))
     r = await client.acompletion("gpt-4o", MSGS)
     assert r.choices[0].message.content
@@ -255,9 +253,7 @@ async def test_float_timeout_bounds_the_whole_call_including_retries(
     assert isinstance(info.value, ritellm.InternalServerError | ritellm.APITimeoutError)
 
 
-async def test_total_timeout_fires_mid_attempt(
-    sim: Simulator, client: ritellm.AsyncClient
-) -> None:
+async def test_total_timeout_fires_mid_attempt(sim: Simulator, client: ritellm.AsyncClient) -> None:
     sim.script(Reply(latency=5))
     with anyio.fail_after(5), pytest.raises(ritellm.APITimeoutError, match="total timeout"):
         await client.acompletion("gpt-4o", MSGS, timeout=ritellm.Timeout(total=0.2))

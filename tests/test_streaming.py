@@ -114,7 +114,7 @@ async def test_plain_for_raises_a_helpful_type_error(
 ) -> None:
     async with await client.acompletion("gpt-4o", MSGS, stream=True) as stream:
         with pytest.raises(TypeError, match="async for"):
-            for _ in stream:  # type: ignore[attr-defined]
+            for _ in stream:
                 pass
 
 
@@ -169,9 +169,7 @@ async def test_stream_shapes_give_identical_chunks(
     assert contents(await stream_all(client)) == expected
 
 
-async def test_read_timeout_before_first_chunk(
-    sim: Simulator, client: ritellm.AsyncClient
-) -> None:
+async def test_read_timeout_before_first_chunk(sim: Simulator, client: ritellm.AsyncClient) -> None:
     sim.script(Reply(fault="stall", stall_after=0))
     with anyio.fail_after(5):
         stream = await client.acompletion("gpt-4o", MSGS, stream=True, timeout=0.2)
@@ -221,7 +219,7 @@ async def test_stream_failures_are_stream_errors(
 async def test_event_over_the_size_limit(sim: Simulator) -> None:
     async with ritellm.AsyncClient(base_url=sim.base_url) as c:
         sim.script(Reply(content="x", event_size=2_000_000))
-        with anyio.fail_after(10), pytest.raises(ritellm.StreamError, match="longer than max_line_bytes"):
+        with anyio.fail_after(10), pytest.raises(ritellm.StreamError, match="max_line_bytes"):
             await stream_all(c)
 
 

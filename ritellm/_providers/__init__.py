@@ -131,9 +131,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "PERPLEXITY_API_BASE",
         ),
         _compat("xai", "https://api.x.ai/v1", ("XAI_API_KEY",), "XAI_API_BASE"),
-        _compat(
-            "hosted_vllm", None, ("HOSTED_VLLM_API_KEY",), "HOSTED_VLLM_API_BASE", key=False
-        ),
+        _compat("hosted_vllm", None, ("HOSTED_VLLM_API_KEY",), "HOSTED_VLLM_API_BASE", key=False),
         _compat("lm_studio", None, ("LM_STUDIO_API_KEY",), "LM_STUDIO_API_BASE", key=False),
         _compat(
             "llamafile",
@@ -193,6 +191,7 @@ def resolve_credentials(
         raise ParameterError(f"Provider {spec.name!r} needs base_url=... (or {names} set)")
     if not url.startswith(("http://", "https://")):
         raise ParameterError(f"base_url must start with http:// or https://, got {url!r}")
+    url = url.rstrip("/")
     key = api_key or next((environ[v] for v in spec.key_env if environ.get(v)), None)
     if key is None and spec.key_required and url == spec.default_base_url:
         names = " or ".join(spec.key_env)
@@ -200,7 +199,7 @@ def resolve_credentials(
             f"No API key for provider {spec.name!r}: pass api_key=... or set {names}",
             provider=spec.name,
         )
-    return Credentials(base_url=url.rstrip("/"), api_key=key)
+    return Credentials(base_url=url, api_key=key)
 
 
 _loaded: dict[str, Any] = {}

@@ -10,7 +10,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._version import __version__
 from .._errors import (
     APIResponseValidationError,
     StreamError,
@@ -27,7 +26,8 @@ from .._types import (
     decode_json,
     retype,
 )
-from ..sse import SSEDecoder, SSEDecodeError
+from .._version import __version__
+from ..sse import SSEDecodeError, SSEDecoder
 from . import ProviderSpec
 
 __all__ = ["OpenAIProvider", "OpenAIStreamDecoder", "make_provider"]
@@ -71,7 +71,7 @@ class OpenAIProvider:
         except ValueError:
             ctype = headers.get("content-type", "no content type")
             what = "an empty body" if not body else f"a body that is not JSON ({ctype})"
-            raise _invalid(self.spec, status, headers, body, f"HTTP {status} with {what}")
+            raise _invalid(self.spec, status, headers, body, f"HTTP {status} with {what}") from None
         if isinstance(obj, dict) and obj.get("error"):
             # llama.cpp (and some proxies) have sent errors with a 2xx status.
             raise error_from_response(status, headers, body, provider=self.spec.name)
@@ -79,9 +79,7 @@ class OpenAIProvider:
             raise _invalid(
                 self.spec, status, headers, body, "response is not a chat.completion object"
             )
-        result = retype(obj, ModelResponse)
-        assert isinstance(result, ModelResponse)
-        return result
+        return retype(obj, ModelResponse)
 
     def stream_decoder(self) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self.spec.name)
@@ -108,19 +106,25 @@ class OpenAIStreamDecoder:
     and raises StreamError from :meth:`close` rather than passing for success.
     """
 
-    __slots__ = ("_done", "_finished", "_provider", "_sse")
+    __slots__ = ("_done", "_failure", "_finished", "_provider", "_sse")
 
     def __init__(self, provider: str, *, max_event_bytes: int = 1 << 20) -> None:
         self._sse = SSEDecoder(max_line_bytes=max_event_bytes)
         self._provider = provider
         self._done = False
         self._finished = False
+        # An error found after good chunks in the same read: those chunks are delivered
+        # first and the error is raised on the next call, so any split of the bytes gives
+        # the caller the same chunks before the same error.
+        self._failure: StreamError | None = None
 
     @property
     def done(self) -> bool:
         return self._done
 
     def feed(self, data: bytes) -> list[ModelResponseStream]:
+        if self._failure is not None:
+            raise self._failure
         try:
             events = self._sse.feed(data)
         except SSEDecodeError as exc:
@@ -128,6 +132,8 @@ class OpenAIStreamDecoder:
         return self._chunks(events) if events else []
 
     def close(self) -> list[ModelResponseStream]:
+        if self._failure is not None:
+            raise self._failure
         try:
             chunks = self._chunks(self._sse.close())
         except SSEDecodeError as exc:  # pragma: no cover - close() only flushes
@@ -142,6 +148,15 @@ class OpenAIStreamDecoder:
 
     def _chunks(self, events: list[Any]) -> list[ModelResponseStream]:
         out: list[ModelResponseStream] = []
+        try:
+            self._decode(events, out)
+        except StreamError as exc:
+            if not out:
+                raise
+            self._failure = exc
+        return out
+
+    def _decode(self, events: list[Any], out: list[ModelResponseStream]) -> None:
         for event in events:
             if self._done:
                 break  # anything after [DONE] is not part of the answer
@@ -169,11 +184,23 @@ class OpenAIStreamDecoder:
                 raise self._error(data, obj)
             choices = obj.get("choices")
             if choices:
-                for choice in choices:
-                    if choice.get("finish_reason"):
-                        self._finished = True
-            out.append(retype(obj, ModelResponseStream))  # type: ignore[arg-type]
-        return out
+                try:
+                    for choice in choices:
+                        if choice.get("finish_reason"):
+                            self._finished = True
+                except (AttributeError, TypeError):
+                    raise StreamError(
+                        f"stream chunk has malformed choices: {snippet(data)!r}",
+                        provider=self._provider,
+                        body=snippet(data),
+                    ) from None
+            elif choices is not None and not isinstance(choices, list):
+                raise StreamError(
+                    f"stream chunk has malformed choices: {snippet(data)!r}",
+                    provider=self._provider,
+                    body=snippet(data),
+                )
+            out.append(retype(obj, ModelResponseStream))
 
     def _error(self, data: str, obj: Any) -> StreamError:
         info = parse_error_body(data.encode())

@@ -1,0 +1,95 @@
+"""The import rules of design.md §2, checked by walking every module's ``ast``."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "ritellm"
+MODULES = sorted(ROOT.rglob("*.py"))
+PURE = {"sse.py", "_types.py", "_errors.py", "_options.py", "_retry.py", "_assemble.py"}
+IO_LIBS = {"anyio", "httpcore", "h11", "trio", "asyncio", "socket", "ssl", "sniffio"}
+PUBLIC_USERS = {"__init__.py", "__main__.py", "_cli.py"}  # may import ritellm itself
+CLIENT_MODULES = {"ritellm._client", "ritellm._transport", "ritellm._stream", "ritellm._blocking"}
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT.parent).as_posix()
+
+
+def imported(source: str, package: list[str]) -> set[str]:
+    """Absolute names of every module imported anywhere in ``source`` (functions and
+    TYPE_CHECKING blocks included); ``package`` is the module's package, e.g. ["ritellm"]."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.add(alias.name)
+                found.add(alias.name.split(".")[0])  # `import a.b` binds (and imports) `a`
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            found.add(".".join([*base, *([node.module] if node.module else [])]))
+    return found
+
+
+def imports(path: Path) -> set[str]:
+    package = list(path.relative_to(ROOT.parent).parent.parts)
+    return imported(path.read_text(encoding="utf-8"), package)
+
+
+def is_pure(path: Path) -> bool:
+    return (path.parent == ROOT and path.name in PURE) or path.parent == ROOT / "_providers"
+
+
+@pytest.mark.parametrize(
+    ("source", "package", "expected"),
+    [
+        ("from .. import x", ["ritellm", "_providers"], "ritellm"),
+        ("from . import x", ["ritellm"], "ritellm"),
+        ("from . import ProviderSpec", ["ritellm", "_providers"], "ritellm._providers"),
+        ("from .._errors import E", ["ritellm", "_providers"], "ritellm._errors"),
+        ("import ritellm.sse", ["ritellm"], "ritellm"),
+        ("def f():\n    from ._client import A", ["ritellm"], "ritellm._client"),
+    ],
+)
+def test_import_resolution(source: str, package: list[str], expected: str) -> None:
+    assert expected in imported(source, package)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=rel)
+def test_layer_rules(path: Path) -> None:
+    names = imports(path)
+    tops = {name.split(".")[0] for name in names}
+    if not (path.parent == ROOT and path.name in PUBLIC_USERS) and "testing" not in path.parts:
+        assert "ritellm" not in names, "imports the package root (ritellm/__init__)"
+    assert not tops & {"trio", "asyncio"}, "use anyio, never trio/asyncio directly"
+    if path != ROOT / "_transport.py":
+        assert "httpcore" not in tops, "only _transport.py imports httpcore"
+    if is_pure(path):
+        assert not tops & IO_LIBS, f"pure module imports {sorted(tops & IO_LIBS)}"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert not any(isinstance(n, ast.AsyncFunctionDef) for n in ast.walk(tree))
+    if "testing" in path.parts:
+        assert not names & CLIENT_MODULES, f"imports {sorted(names & CLIENT_MODULES)}"
+
+
+def test_every_pure_module_exists() -> None:
+    assert {p.name for p in MODULES if p.parent == ROOT} >= PURE
+    assert ROOT / "_providers" / "openai.py" in MODULES
+
+
+def test_import_ritellm_does_not_import_httpcore() -> None:
+    code = "import sys, ritellm; print('httpcore' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT.parent,
+    )
+    assert out.stdout.strip() == "False"
