@@ -10,7 +10,7 @@ Re-exports only; the public API is exactly ``__all__`` plus ``ritellm.sse`` and
 """
 
 from ._assemble import stream_chunk_builder
-from ._blocking import CompletionStream, completion
+from ._blocking import CompletionStream, batch_completion, completion
 from ._client import AsyncClient, acompletion
 from ._errors import (
     APIConnectionError,
@@ -33,6 +33,13 @@ from ._errors import (
     UnknownProviderError,
     UnprocessableEntityError,
 )
+from ._fanout import (
+    CompletionResults,
+    FanoutStats,
+    completions_as_completed,
+    gather_completions,
+    race_completions,
+)
 from ._options import Timeout
 from ._providers import PROVIDERS
 from ._stream import AsyncCompletionStream
@@ -50,9 +57,11 @@ __all__ = [
     "AttrDict",
     "AuthenticationError",
     "BadRequestError",
+    "CompletionResults",
     "CompletionStream",
     "ConflictError",
     "ContextWindowExceededError",
+    "FanoutStats",
     "InternalServerError",
     "ModelResponse",
     "ModelResponseStream",
@@ -69,6 +78,10 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "acompletion",
+    "batch_completion",
     "completion",
+    "completions_as_completed",
+    "gather_completions",
+    "race_completions",
     "stream_chunk_builder",
 ]

@@ -12,11 +12,12 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from ._client import LoggerFn, Messages, default_client
+from ._client import AsyncClient, LoggerFn, Messages, default_client
+from ._fanout import FanoutStats, gather_completions
 from ._options import Timeout
 from ._types import ModelResponse, ModelResponseStream
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._stream import AsyncCompletionStream
 
-__all__ = ["CompletionStream", "completion", "run_sync"]
+__all__ = ["CompletionStream", "batch_completion", "completion", "run_sync"]
 
 T = TypeVar("T")
 
@@ -221,6 +222,7 @@ def completion(
     num_retries: int | None = ...,
     max_retries: int | None = ...,
     extra_headers: Mapping[str, str] | None = ...,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
     **params: Any,
 ) -> ModelResponse: ...
 
@@ -241,6 +243,7 @@ def completion(
     num_retries: int | None = ...,
     max_retries: int | None = ...,
     extra_headers: Mapping[str, str] | None = ...,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
     **params: Any,
 ) -> CompletionStream: ...
 
@@ -261,6 +264,7 @@ def completion(
     num_retries: int | None = ...,
     max_retries: int | None = ...,
     extra_headers: Mapping[str, str] | None = ...,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
     **params: Any,
 ) -> ModelResponse | CompletionStream: ...
 
@@ -280,6 +284,7 @@ def completion(
     num_retries: int | None = None,
     max_retries: int | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
     **params: Any,
 ) -> ModelResponse | CompletionStream:
     """The blocking twin of :func:`ritellm.acompletion`: same parameters, same errors.
@@ -303,9 +308,34 @@ def completion(
         num_retries=num_retries,
         max_retries=max_retries,
         extra_headers=extra_headers,
+        fallbacks=fallbacks,
         params=params,
     )
     result = run_sync(client._run, call)
     if isinstance(result, ModelResponse):
         return result
     return CompletionStream(result)
+
+
+def batch_completion(
+    requests: Iterable[Mapping[str, Any]],
+    *,
+    max_concurrency: int = 16,
+    return_exceptions: bool = False,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    progress: bool | Callable[[FanoutStats], Any] = False,
+    client: AsyncClient | None = None,
+) -> list[Any]:
+    """The blocking twin of :func:`ritellm.gather_completions` (LiteLLM's name): the same
+    parameters and semantics, results in input order. Ctrl-C cancels every request."""
+    return run_sync(
+        gather_completions,
+        requests,
+        max_concurrency=max_concurrency,
+        return_exceptions=return_exceptions,
+        rpm=rpm,
+        tpm=tpm,
+        progress=progress,
+        client=client,
+    )

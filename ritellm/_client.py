@@ -24,8 +24,12 @@ from ._errors import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
     ParameterError,
     ParameterTypeError,
+    RateLimitError,
     error_from_response,
     parse_error_body,
     scrub_secret,
@@ -52,6 +56,7 @@ class _Call:
     """Everything one acompletion call needs once its arguments are validated."""
 
     __slots__ = (
+        "fallbacks",
         "logger_fn",
         "model",
         "payload",
@@ -85,6 +90,7 @@ class _Call:
         self.retry = retry
         self.logger_fn = logger_fn
         self.secret = secret
+        self.fallbacks: list[_Call] = []
 
     def annotate(self, err: APIError) -> APIError:
         """Fill in provider/model and scrub the key from an error before it is raised."""
@@ -328,6 +334,7 @@ class AsyncClient:
         num_retries: int | None = ...,
         max_retries: int | None = ...,
         extra_headers: Mapping[str, str] | None = ...,
+        fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
         **params: Any,
     ) -> ModelResponse: ...
 
@@ -348,6 +355,7 @@ class AsyncClient:
         num_retries: int | None = ...,
         max_retries: int | None = ...,
         extra_headers: Mapping[str, str] | None = ...,
+        fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
         **params: Any,
     ) -> AsyncCompletionStream: ...
 
@@ -368,6 +376,7 @@ class AsyncClient:
         num_retries: int | None = ...,
         max_retries: int | None = ...,
         extra_headers: Mapping[str, str] | None = ...,
+        fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
         **params: Any,
     ) -> ModelResponse | AsyncCompletionStream: ...
 
@@ -387,6 +396,7 @@ class AsyncClient:
         num_retries: int | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
         **params: Any,
     ) -> ModelResponse | AsyncCompletionStream:
         """Create a chat completion; see :func:`ritellm.acompletion`."""
@@ -404,18 +414,39 @@ class AsyncClient:
             num_retries=num_retries,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            fallbacks=fallbacks,
             params=params,
         )
         return await self._run(call)
 
-    async def _run(self, call: _Call) -> ModelResponse | AsyncCompletionStream:
-        """Send a prepared call: attempts, retries and the total deadline."""
+    async def _run(
+        self, call: _Call, *, defer_rate_limits: bool = False
+    ) -> ModelResponse | AsyncCompletionStream:
+        """Send a prepared call, then its fallbacks while the failures are about
+        availability (rate limits, 5xx, connection trouble, unknown model)."""
+        if not call.fallbacks:
+            return await self._run_one(call, defer_rate_limits)
+        errors: list[APIError] = []
+        for candidate in (call, *call.fallbacks):
+            try:
+                return await self._run_one(candidate, defer_rate_limits)
+            except _FALLBACK_ON as exc:
+                if errors:
+                    exc.__context__ = errors[-1]  # the chain shows every model tried
+                errors.append(exc)
+                logger.info("ritellm: %s failed (%s); falling back", candidate.model, exc)
+        raise errors[-1]
+
+    async def _run_one(
+        self, call: _Call, defer_rate_limits: bool
+    ) -> ModelResponse | AsyncCompletionStream:
+        """One model: attempts, retries and the total deadline."""
         total = call.timeout.total
         if total is None:
-            return await self._attempts(call, None)
+            return await self._attempts(call, None, defer_rate_limits)
         deadline = anyio.current_time() + total
         with anyio.CancelScope(deadline=deadline) as scope:
-            return await self._attempts(call, deadline)
+            return await self._attempts(call, deadline, defer_rate_limits)
         # Our deadline fired (a caller's own cancellation propagates instead: see below).
         await anyio.lowlevel.checkpoint_if_cancelled()
         assert scope.cancelled_caught
@@ -440,6 +471,7 @@ class AsyncClient:
         max_retries: object,
         extra_headers: object,
         params: dict[str, Any],
+        fallbacks: object = None,
     ) -> _Call:
         """Validate everything and build the wire request; no I/O. Raises ParameterError,
         ParameterTypeError, UnknownProviderError or AuthenticationError."""
@@ -502,7 +534,7 @@ class AsyncClient:
             http = HttpRequest(
                 method=http.method, url=http.url, headers=[*http.headers, *extra], body=http.body
             )
-        return _Call(
+        call = _Call(
             provider=provider,
             model=model,
             request=http,
@@ -513,9 +545,64 @@ class AsyncClient:
             logger_fn=logger_fn,
             secret=creds.api_key,
         )
+        if fallbacks is not None:
+            named = {
+                "model": model,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "base_url": base_url,
+                "api_key": api_key,
+                "stream": stream,
+                "additional_params": additional_params,
+                "timeout": timeout,
+                "logger_fn": logger_fn,
+                "num_retries": num_retries,
+                "max_retries": max_retries,
+                "extra_headers": extra_headers,
+            }
+            call.fallbacks = self._prepare_fallbacks(fallbacks, messages, named, params)
+        return call
+
+    def _prepare_fallbacks(
+        self,
+        fallbacks: object,
+        messages: object,
+        named: dict[str, Any],
+        params: dict[str, Any],
+    ) -> list[_Call]:
+        """Each fallback is a model string, or a dict of arguments overriding this call's
+        (e.g. ``{"model": ..., "base_url": ..., "api_key": ...}``). A fallback to the same
+        provider inherits this call's base URL and key; another provider does not."""
+        if isinstance(fallbacks, str | bytes) or not isinstance(fallbacks, Sequence):
+            raise ParameterTypeError("fallbacks must be a list of model strings or dicts")
+        primary = resolve(str(named["model"]))[0]
+        calls: list[_Call] = []
+        for i, entry in enumerate(fallbacks):
+            if isinstance(entry, str):
+                overrides: dict[str, Any] = {"model": entry}
+            elif isinstance(entry, Mapping) and isinstance(entry.get("model"), str):
+                overrides = dict(entry)
+            else:
+                raise ParameterTypeError(
+                    f"fallbacks[{i}] must be a model string or a dict with a 'model'"
+                )
+            kwargs = {**named, **params}
+            if resolve(overrides["model"])[0] is not primary:
+                kwargs["base_url"] = kwargs["api_key"] = None
+            kwargs.update(overrides)
+            calls.append(self.prepare_kwargs(kwargs.pop("model"), messages, kwargs))
+        return calls
+
+    def prepare_kwargs(self, model: object, messages: object, kwargs: dict[str, Any]) -> _Call:
+        """:meth:`prepare` from an ``acompletion`` keyword dict (fan-out requests)."""
+        named = {name: kwargs.pop(name, None) for name in _NAMED}
+        stream = named.pop("stream")
+        return self.prepare(
+            model, messages, stream=False if stream is None else stream, **named, params=kwargs
+        )
 
     async def _attempts(
-        self, call: _Call, deadline: float | None
+        self, call: _Call, deadline: float | None, defer_rate_limits: bool = False
     ) -> ModelResponse | AsyncCompletionStream:
         transport = self.transport()
         attempt = 0
@@ -535,7 +622,10 @@ class AsyncClient:
                         call.annotate(exc)
                         raise
                 err = await self._status_error(call, response)
-                retryable = should_retry(response.status, response.headers)
+                # In a fan-out, 429s go back to the fan-out's shared limiter instead.
+                retryable = should_retry(response.status, response.headers) and not (
+                    defer_rate_limits and response.status == 429
+                )
             except APIConnectionError as exc:  # timeouts included: nothing was answered
                 err = call.annotate(exc)
                 retryable = True
@@ -610,6 +700,31 @@ class AsyncClient:
         )
 
 
+# Failures worth trying another model for: availability, not the request's own fault.
+_FALLBACK_ON = (
+    RateLimitError,
+    InternalServerError,
+    APIConnectionError,
+    NotFoundError,
+    ConflictError,
+)
+
+# acompletion's named keyword parameters, besides model/messages (the rest go to the body).
+_NAMED = (
+    "temperature",
+    "max_tokens",
+    "base_url",
+    "api_key",
+    "stream",
+    "additional_params",
+    "timeout",
+    "logger_fn",
+    "num_retries",
+    "max_retries",
+    "extra_headers",
+    "fallbacks",
+)
+
 _default_client: AsyncClient | None = None
 
 
@@ -637,6 +752,7 @@ async def acompletion(
     num_retries: int | None = ...,
     max_retries: int | None = ...,
     extra_headers: Mapping[str, str] | None = ...,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
     **params: Any,
 ) -> ModelResponse: ...
 
@@ -657,6 +773,7 @@ async def acompletion(
     num_retries: int | None = ...,
     max_retries: int | None = ...,
     extra_headers: Mapping[str, str] | None = ...,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
     **params: Any,
 ) -> AsyncCompletionStream: ...
 
@@ -677,6 +794,7 @@ async def acompletion(
     num_retries: int | None = ...,
     max_retries: int | None = ...,
     extra_headers: Mapping[str, str] | None = ...,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
     **params: Any,
 ) -> ModelResponse | AsyncCompletionStream: ...
 
@@ -696,6 +814,7 @@ async def acompletion(
     num_retries: int | None = None,
     max_retries: int | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
     **params: Any,
 ) -> ModelResponse | AsyncCompletionStream:
     """Create a chat completion with any supported provider (OpenAI's response shape).
@@ -745,5 +864,6 @@ async def acompletion(
         num_retries=num_retries,
         max_retries=max_retries,
         extra_headers=extra_headers,
+        fallbacks=fallbacks,
         **params,
     )

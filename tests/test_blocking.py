@@ -78,7 +78,9 @@ def test_sync_stream_break_then_reuse(tsim: ThreadedSimulator) -> None:
     assert r.choices[0].message.content
 
 
-def test_sync_stream_batches_chunks(tsim: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_stream_batches_chunks(
+    tsim: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Sync streaming does not pay one portal round trip per chunk."""
     hops = 0
     real = _blocking.run_sync

@@ -195,9 +195,8 @@ async def test_async_client_closes_its_connections(sim: Simulator) -> None:
         transport = c.transport()
         assert transport.idle_connections == 1
     assert transport.closed and transport.idle_connections == 0
-    with anyio.fail_after(5):
-        while sim.stats.open_connections:
-            await anyio.sleep(0.01)  # the server notices the close asynchronously
+    with anyio.fail_after(5):  # the server notices the close asynchronously
+        await sim.wait_until(lambda s: s.open_connections == 0)
     # Still usable afterwards: a fresh pool for this loop.
     await c.acompletion("gpt-4o", MSGS)
     await c.aclose()

@@ -293,9 +293,8 @@ async def test_callers_scope_wins_over_ritellm_timeouts(
                 pytest.fail("not cancelled")
 
             tg.start_soon(call)
-            with anyio.fail_after(5):
-                while sim.stats.in_flight == 0:
-                    await anyio.sleep(0.005)  # wait for the request to be on the wire
+            with anyio.fail_after(5):  # the request is on the wire
+                await sim.wait_until(lambda s: s.in_flight > 0)
             tg.cancel_scope.cancel()
 
 
@@ -350,9 +349,8 @@ async def test_cancel_at_random_points_leaks_nothing(sim: Simulator) -> None:
         r = await c.acompletion("gpt-4o", MSGS)  # the next request succeeds
         assert r.choices[0].message.content
     assert cancelled >= 100, (cancelled, completed, failed)
-    with anyio.fail_after(10):
-        while sim.stats.open_connections:  # the server notices every close
-            await anyio.sleep(0.01)
+    with anyio.fail_after(10):  # the server notices every close
+        await sim.wait_until(lambda s: s.open_connections == 0)
     assert open_fds() <= fds_before
     print(f"\ncancelled={cancelled} completed={completed} failed={failed} fds={fds_before}")
 

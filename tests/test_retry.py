@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 import pytest
@@ -16,7 +16,7 @@ from ritellm._retry import backoff, parse_retry_after, should_retry
 POLICY = RetryPolicy()
 # The instant "Wed, 21 Oct 2015 07:28:00 GMT" names.
 DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
-DATE_TS = datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc).timestamp()
+DATE_TS = datetime(2015, 10, 21, 7, 28, tzinfo=UTC).timestamp()
 
 
 def zero() -> float:

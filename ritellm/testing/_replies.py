@@ -1,0 +1,212 @@
+"""The `Reply` value (what the simulator answers next, faults included) and the reply script.
+
+Pure: stdlib and attrs only; no anyio, sockets or I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from typing import Any, Literal, get_args
+
+import attrs
+from attrs import validators as v
+
+__all__ = ["FAULTS", "Fault", "RecordedRequest", "Reply", "ReplyScript"]
+
+Fault = Literal[
+    "reset",
+    "stall",
+    "no_response",
+    "truncate",
+    "malformed",
+    "stream_error",
+    "html",
+    "empty",
+    "close",
+    "drip",
+]
+FAULTS: frozenset[str] = frozenset(get_args(Fault))
+
+_opt_str = v.optional(v.instance_of(str))
+_flag = v.instance_of(bool)
+
+
+def _count(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"Reply.{attribute.name} must be an int >= 0, got {value!r}")
+
+
+def _opt_pos_int(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"Reply.{attribute.name} must be an int >= 1 or None, got {value!r}")
+
+
+def _seconds(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"Reply.{attribute.name} must be a number of seconds >= 0, got {value!r}")
+
+
+def _status(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 200 <= value <= 599:
+        raise ValueError(f"Reply.status must be an HTTP status from 200 to 599, got {value!r}")
+
+
+def _str_dict(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(x, str) for k, x in value.items()
+    ):
+        raise TypeError(f"Reply.{attribute.name} must be a dict of str to str, got {value!r}")
+    for k, x in value.items():
+        if not k or any(c in k + x for c in "\r\n\0") or any(c in k for c in " :"):
+            raise ValueError(f"Reply.{attribute.name} has an invalid HTTP header: {k!r}: {x!r}")
+
+
+def _tool_calls(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(
+        isinstance(c, dict)
+        and isinstance(c.get("name"), str)
+        and isinstance(c.get("arguments", ""), (str, dict))
+        for c in value
+    ):
+        raise TypeError(
+            "Reply.tool_calls must be a list of {'name': str, 'arguments': str | dict"
+            f"[, 'id': str]}} objects, got {value!r}"
+        )
+
+
+def _fault(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value not in FAULTS:
+        raise ValueError(f"Reply.fault must be one of {sorted(FAULTS)} or None, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """How the simulator answers one request: keyword-only, every field optional.
+
+    The ``*_after`` fields of stream faults count SSE events already sent (the role chunk is
+    the first), e.g. ``stall_after=1`` goes silent right after the role chunk. How each fault
+    looks on the wire is listed in the ``ritellm.testing`` module docstring.
+    """
+
+    content: str | None = attrs.field(default=None, validator=_opt_str)
+    """Assistant text. None: a short deterministic answer that echoes the last user message."""
+    chunk_size: int | None = attrs.field(default=None, validator=_opt_pos_int)
+    """Characters per streamed chunk (content and tool arguments). None: word-ish tokens
+    (each word with its trailing whitespace) for content, 8 characters for arguments."""
+    delay: float = attrs.field(default=0.0, validator=_seconds)
+    """Seconds between streamed events (for ``fault="drip"``: between single-byte writes)."""
+    latency: float = attrs.field(default=0.0, validator=_seconds)
+    """Seconds to wait before the response headers are sent."""
+    status: int = attrs.field(default=200, validator=_status)
+    headers: dict[str, str] = attrs.field(factory=dict, validator=_str_dict, hash=False)
+    """Extra response headers (added after the simulator's own)."""
+    body: bytes | str | dict[str, Any] | None = attrs.field(
+        default=None, validator=v.optional(v.instance_of((bytes, str, dict))), hash=False
+    )
+    """Raw body override: a dict is JSON-encoded, str/bytes are sent as they are."""
+    content_type: str | None = attrs.field(default=None, validator=_opt_str)
+    """Content-Type for ``body`` (default ``application/json``) or the ``html`` fault."""
+    error_message: str | None = attrs.field(default=None, validator=_opt_str)
+    error_type: str | None = attrs.field(default=None, validator=_opt_str)
+    error_code: str | None = attrs.field(default=None, validator=_opt_str)
+    tool_calls: list[dict[str, Any]] | None = attrs.field(
+        default=None, validator=_tool_calls, hash=False
+    )
+    """``[{"name": ..., "arguments": "<json string>" or dict, "id": optional}]``."""
+    finish_reason: str | None = attrs.field(default=None, validator=_opt_str)
+    usage: dict[str, Any] | None = attrs.field(
+        default=None, validator=v.optional(v.instance_of(dict)), hash=False
+    )
+    model: str | None = attrs.field(default=None, validator=_opt_str)
+    fault: Fault | None = attrs.field(default=None, validator=_fault)
+    reset_after: int = attrs.field(default=0, validator=_count)
+    """``reset``: response bytes (head included) written before the RST; a shorter response
+    is sent whole, then reset."""
+    stall_after: int = attrs.field(default=0, validator=_count)
+    """``stall``: events written before going silent (0: right after the headers)."""
+    truncate_after: int = attrs.field(default=2, validator=_count)
+    malformed_after: int = attrs.field(default=2, validator=_count)
+    error_after: int = attrs.field(default=2, validator=_count)
+    event_size: int | None = attrs.field(default=None, validator=_opt_pos_int)
+    """Pad each streamed content event's text so the event is at least this many bytes."""
+    crlf: bool = attrs.field(default=False, validator=_flag)
+    keepalive_comments: bool = attrs.field(default=False, validator=_flag)
+    split_data_lines: bool = attrs.field(default=False, validator=_flag)
+    extra_fields: bool = attrs.field(default=False, validator=_flag)
+    role_chunk: bool = attrs.field(default=True, validator=_flag)
+    canned: bool = attrs.field(default=False, validator=_flag)
+    """Stream: write the whole body in one write (no per-event writes, ignores ``delay``)."""
+
+    @classmethod
+    def from_json(cls, text: str) -> Reply:
+        """Build a Reply from a JSON object of its fields (the ``x-ritellm-sim`` header).
+
+        Raises:
+            ValueError: not a JSON object, an unknown field, or a field of the wrong type.
+        """
+        try:
+            fields = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"x-ritellm-sim is not valid JSON: {exc}") from None
+        if not isinstance(fields, dict):
+            raise ValueError("x-ritellm-sim must be a JSON object of Reply fields")
+        unknown = sorted(set(fields) - _FIELD_NAMES)
+        if unknown:
+            raise ValueError(f"x-ritellm-sim has unknown Reply fields: {', '.join(unknown)}")
+        try:
+            return cls(**fields)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"x-ritellm-sim: {exc}") from None
+
+
+_FIELD_NAMES = frozenset(a.name for a in attrs.fields(Reply))
+
+
+@attrs.frozen(kw_only=True)
+class RecordedRequest:
+    """One request as the simulator received it."""
+
+    method: str
+    path: str
+    """The request target without its query string, e.g. ``/v1/chat/completions``."""
+    query: str
+    headers: dict[str, str]
+    """Lower-case names; repeated headers are joined with ``", "``."""
+    body: bytes
+    json: Any
+    """The parsed JSON body, or None when the body is empty or not JSON."""
+
+
+class ReplyScript:
+    """FIFO of scripted replies; falls back to a default when empty.
+
+    Appends happen on the caller's thread and pops on the server's: a deque's append and
+    popleft are atomic, and the lock only keeps ``push`` of several replies contiguous.
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+
+    def push(self, replies: tuple[Reply, ...]) -> None:
+        for reply in replies:
+            if not isinstance(reply, Reply):
+                raise TypeError(f"script() takes Reply objects, got {reply!r}")
+        with self._lock:
+            self._queue.extend(replies)
+
+    def pop(self, default: Reply) -> Reply:
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            return default
+
+    def clear(self) -> None:
+        self._queue.clear()
+
+    def __len__(self) -> int:
+        return len(self._queue)
