@@ -436,7 +436,12 @@ class Simulator:
             return _GONE
         latency = self.latency + (reply.latency if reply is not None else 0.0)
         if latency:
-            await anyio.sleep(latency)
+            # Wait, but notice a client that gives up meanwhile (as a real server's
+            # cancelled generation would), so a cancelled request doesn't stay "in flight".
+            # (Pipelined requests are not supported, so nothing else can arrive here.)
+            with anyio.move_on_after(latency):
+                await _wait_until_gone(conn.stream)
+                return _GONE
         if reply is not None and fault == "reset":
             out.budget = reply.reset_after
         elif reply is not None and fault == "drip":
