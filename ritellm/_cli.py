@@ -43,6 +43,37 @@ def _parser() -> argparse.ArgumentParser:
         "--simulator", action="store_true", help="always answer from the bundled simulator"
     )
     chat.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+
+    batch = commands.add_parser(
+        "batch",
+        help="run a JSONL file of requests concurrently, resumably",
+        description=(
+            "Read one request per line of INPUT (a JSON object with 'messages', an optional "
+            "'id' and any acompletion parameters, 'model' included), run them concurrently "
+            "and append one result per line to OUTPUT, tagged with the input's id (or its "
+            "line number). Each result is flushed as it finishes: after an interrupt "
+            "(Ctrl-C, a crash, kill -9) rerun the same command and it skips finished lines, "
+            "redoes a torn last line and loses nothing. Failed requests are written as "
+            "error lines and do not stop the batch."
+        ),
+    )
+    batch.add_argument("input", help="requests, one JSON object per line")
+    batch.add_argument("-o", "--output", required=True, help="results (appended to)")
+    batch.add_argument("--model", "-m", help="model for lines that don't name one")
+    batch.add_argument("--concurrency", "-c", type=int, default=16)
+    batch.add_argument("--base-url", help="API base URL")
+    batch.add_argument("--api-key", help="API key (default: the provider's environment variable)")
+    batch.add_argument("--rpm", type=float, help="requests per minute, shared")
+    batch.add_argument("--tpm", type=float, help="tokens per minute, shared")
+    batch.add_argument("--timeout", type=float, help="seconds per request")
+    batch.add_argument("--retries", type=int, help="retries per request (default 2)")
+    batch.add_argument(
+        "--retry-errors", action="store_true", help="also redo lines recorded as errors"
+    )
+    batch.add_argument("--fsync", action="store_true", help="fsync after every line")
+    batch.add_argument("--no-progress", action="store_true", help="don't show progress")
+    batch.add_argument("--simulator", action="store_true", help="answer from the bundled simulator")
+    batch.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     return parser
 
 
@@ -101,6 +132,45 @@ async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         await run()
 
 
+async def _batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    from ._batchjob import run_batch
+
+    defaults: dict[str, Any] = {}
+    for name, value in (
+        ("base_url", args.base_url),
+        ("api_key", args.api_key),
+        ("timeout", args.timeout),
+        ("num_retries", args.retries),
+    ):
+        if value is not None:
+            defaults[name] = value
+
+    async def run() -> None:
+        summary = await run_batch(
+            args.input,
+            args.output,
+            model=args.model,
+            concurrency=args.concurrency,
+            defaults=defaults,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            retry_errors=args.retry_errors,
+            progress=not args.no_progress,
+            fsync=args.fsync,
+        )
+        err.write(f"ritellm batch: {summary.line()}\n")
+
+    if not args.simulator:
+        await run()
+        return
+    from ritellm.testing import Simulator
+
+    async with Simulator() as sim:
+        err.write(f"ritellm: answering from the bundled simulator at {sim.base_url}\n")
+        defaults["base_url"] = sim.base_url
+        await run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ritellm`` command. Returns the exit status."""
     args = _parser().parse_args(argv)
@@ -108,13 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import ritellm
 
+    command = _chat if args.command == "chat" else _batch
     try:
-        anyio.run(_chat, args, sys.stdout, sys.stderr, backend=args.backend)
+        anyio.run(command, args, sys.stdout, sys.stderr, backend=args.backend)
     except ritellm.RiteLLMError as exc:
         sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
         return 1
+    except OSError as exc:  # input file missing, output not writable, ...
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
+        hint = "; rerun the same command to resume" if args.command == "batch" else ""
+        sys.stderr.write(f"\ninterrupted{hint}\n")
         return 130
     return 0
 

@@ -208,8 +208,6 @@ def _prepare_all(client: AsyncClient, requests: Iterable[Mapping[str, Any]]) -> 
                 f"not {type(request).__name__}"
             )
         kwargs = dict(request)
-        if "fallbacks" in kwargs:
-            raise ParameterError(f"requests[{index}]: fallbacks are not supported in a fan-out")
         try:
             model = kwargs.pop("model")
             messages = kwargs.pop("messages")
