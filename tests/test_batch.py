@@ -103,8 +103,10 @@ def test_duplicate_ids_are_refused_before_anything_is_sent(
 
 def run_cli(src: Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "ritellm", "batch", "--simulator", "-m", "gpt-4o"]
-        + [str(src), "-o", str(out), "-c", "2", "--no-progress"],
+        [
+            *(sys.executable, "-m", "ritellm", "batch", "--simulator", "-m", "gpt-4o"),
+            *(str(src), "-o", str(out), "-c", "2", "--no-progress"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
