@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -55,13 +56,13 @@ class FanoutStats:
 
 
 class _Bucket:
-    """A token bucket refilled continuously (``per_minute`` tokens a minute)."""
+    """A token bucket refilled continuously at ``per_second``."""
 
-    def __init__(self, per_minute: float) -> None:
-        self.rate = per_minute / 60.0
-        # Burst of one second's worth (at least 1): smooth pacing rather than a minute's
-        # quota at once, which providers often reject as a burst.
-        self.capacity = max(1.0, self.rate)
+    def __init__(self, per_second: float, burst: float | None = None) -> None:
+        self.rate = per_second
+        # Default burst: one second's worth (at least 1), i.e. smooth pacing rather than a
+        # minute's quota at once, which providers often reject as a burst.
+        self.capacity = max(1.0, per_second if burst is None else burst)
         self.tokens = self.capacity
         self.stamp = anyio.current_time()
 
@@ -88,8 +89,20 @@ class _Bucket:
 
 
 class _Controller:
-    """Admission for a fan-out: an adaptive concurrency limit (AIMD), a pause after a 429
-    (honouring Retry-After) and optional requests/tokens-per-minute buckets."""
+    """Admission for a fan-out, adapting to 429s.
+
+    - Optional ``rpm``/``tpm`` token buckets set by the caller.
+    - A pause for everyone after a 429, as long as its Retry-After asks.
+    - An adaptive concurrency limit (AIMD): halved on a 429, +1 after a full window of
+      successes.
+    - A learned request rate: a 429 means "slower than this", so new requests are paced at
+      the success rate just observed; every quiet second raises the pace by 5% to probe
+      for more. Concurrency alone can't do this: against a fast server, even two requests
+      in flight exceed a low per-second limit.
+    """
+
+    WINDOW = 1.0  # seconds of successes used to measure the rate the server allowed
+    PROBE = 1.05  # pace increase per quiet window
 
     def __init__(self, max_concurrency: int, rpm: float | None, tpm: float | None) -> None:
         self.max = max_concurrency
@@ -97,8 +110,11 @@ class _Controller:
         self.resume_at = 0.0
         self.last_cut = -math.inf
         self.successes = 0
-        self.rpm = _Bucket(rpm) if rpm else None
-        self.tpm = _Bucket(tpm) if tpm else None
+        self.recent: deque[float] = deque()
+        self.pace: _Bucket | None = None
+        self.last_429 = -math.inf
+        self.rpm = _Bucket(rpm / 60.0) if rpm else None
+        self.tpm = _Bucket(tpm / 60.0) if tpm else None
 
     @property
     def limit(self) -> int:
@@ -112,10 +128,17 @@ class _Controller:
             if wait <= 0:
                 break
             await anyio.sleep(wait)
+        if self.pace is not None:
+            await self.pace.take(1)
         if self.rpm is not None:
             await self.rpm.take(1)
         if self.tpm is not None:
             await self.tpm.take(estimate)
+
+    def _trim(self, now: float) -> None:
+        recent = self.recent
+        while recent and recent[0] < now - self.WINDOW:
+            recent.popleft()
 
     def rate_limited(self, retry_after: float | None) -> None:
         now = anyio.current_time()
@@ -127,13 +150,25 @@ class _Controller:
             self.last_cut = now
             self.limiter.total_tokens = max(1, self.limit // 2)
             self.successes = 0
+        self._trim(now)
+        allowed = len(self.recent) / self.WINDOW
+        if allowed >= 1.0 and (self.pace is None or allowed < self.pace.rate):
+            self.pace = _Bucket(allowed, burst=1.0)
+        self.last_429 = now
 
     def succeeded(self) -> None:
+        now = anyio.current_time()
+        self.recent.append(now)
+        self._trim(now)
         # Additive increase: +1 after a full window of successes at the current limit.
         self.successes += 1
         if self.successes >= self.limit and self.limit < self.max:
             self.successes = 0
             self.limiter.total_tokens = self.limit + 1
+        pace = self.pace
+        if pace is not None and now - self.last_429 >= self.WINDOW:
+            self.last_429 = now  # one probe step per quiet window
+            pace.rate *= self.PROBE
 
 
 def _estimate_tokens(call: _Call) -> float:
