@@ -298,6 +298,27 @@ async def test_callers_scope_wins_over_ritellm_timeouts(
             tg.cancel_scope.cancel()
 
 
+async def test_native_loop_timeouts_win(
+    sim: Simulator, client: ritellm.AsyncClient, anyio_backend: str
+) -> None:
+    """asyncio.timeout() and trio.move_on_after() around a call behave as they would around
+    any other await: the caller sees its own timeout, never a ritellm error."""
+    sim.script(Reply(latency=5))
+    if anyio_backend == "asyncio":
+        import asyncio
+
+        with pytest.raises(TimeoutError) as info:
+            async with asyncio.timeout(0.1):
+                await client.acompletion("gpt-4o", MSGS, timeout=10)
+        assert not isinstance(info.value, ritellm.RiteLLMError)
+    else:
+        import trio
+
+        with trio.move_on_after(0.1) as scope:
+            await client.acompletion("gpt-4o", MSGS, timeout=10)
+        assert scope.cancelled_caught
+
+
 # -- cancellation safety ---------------------------------------------------------------
 
 # Replies chosen per request through the simulator's x-ritellm-sim header, so concurrent
