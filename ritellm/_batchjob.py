@@ -173,7 +173,9 @@ async def run_batch(
             if request is not None and problem is None:
                 try:  # validate now: a bad line is an error line, not a fatal error
                     kwargs = dict(request)
-                    client.prepare_kwargs(kwargs.pop("model"), kwargs.pop("messages", None), kwargs)
+                    client._prepare_kwargs(
+                        kwargs.pop("model"), kwargs.pop("messages", None), kwargs
+                    )
                 except RiteLLMError as exc:
                     problem = f"line {number}: {exc}"
             if problem is not None or request is None:

@@ -294,7 +294,7 @@ def completion(
     """
     client = default_client()
     # Validate in the caller's thread: bad arguments raise here, before any thread hop.
-    call = client.prepare(
+    call = client._prepare(
         model,
         messages,
         temperature=temperature,

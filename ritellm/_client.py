@@ -105,9 +105,7 @@ class _Call:
         if self.logger_fn is None:
             return
         headers = {
-            name.decode("latin-1"): (
-                "Bearer ***" if name.lower() == b"authorization" else value.decode("latin-1")
-            )
+            name.decode("latin-1"): _redact(name, value.decode("latin-1"), self.secret)
             for name, value in self.request.headers
         }
         body: dict[str, Any] = {"model": self.payload.model, "messages": self.payload.messages}
@@ -129,6 +127,19 @@ class _Call:
         except Exception:
             # A logging callback must never break the call it observes.
             logger.warning("logger_fn raised; ignoring", exc_info=True)
+
+
+_SECRET_HEADERS = frozenset({b"authorization", b"api-key", b"x-api-key", b"x-goog-api-key"})
+
+
+def _redact(name: bytes, value: str, secret: str | None) -> str:
+    """A header value as logger_fn may see it: credentials masked."""
+    if name.lower() in _SECRET_HEADERS:
+        scheme, _, rest = value.partition(" ")
+        return f"{scheme} ***" if rest else "***"
+    if secret and secret in value:
+        return value.replace(secret, "***")
+    return value
 
 
 def _check_messages(messages: object) -> list[Mapping[str, Any]]:
@@ -217,13 +228,15 @@ def _check_number(name: str, value: object, *, integer: bool = False) -> None:
 def _check_retries(num_retries: object, max_retries: object, default: int) -> int:
     if num_retries is not None and max_retries is not None and num_retries != max_retries:
         raise ParameterError("num_retries and max_retries are aliases; pass only one")
-    value = num_retries if num_retries is not None else max_retries
+    name, value = (
+        ("num_retries", num_retries) if num_retries is not None else ("max_retries", max_retries)
+    )
     if value is None:
         return default
-    _check_number("num_retries", value, integer=True)
+    _check_number(name, value, integer=True)
     assert isinstance(value, int)
     if value < 0:
-        raise ParameterError(f"num_retries must be >= 0, got {value}")
+        raise ParameterError(f"{name} must be >= 0, got {value}")
     return value
 
 
@@ -400,7 +413,7 @@ class AsyncClient:
         **params: Any,
     ) -> ModelResponse | AsyncCompletionStream:
         """Create a chat completion; see :func:`ritellm.acompletion`."""
-        call = self.prepare(
+        call = self._prepare(
             model,
             messages,
             temperature=temperature,
@@ -454,7 +467,7 @@ class AsyncClient:
             APITimeoutError(f"Request did not complete within its total timeout of {total}s")
         )
 
-    def prepare(
+    def _prepare(
         self,
         model: object,
         messages: object,
@@ -492,6 +505,9 @@ class AsyncClient:
         if logger_fn is not None and not callable(logger_fn):
             raise ParameterTypeError("logger_fn must be callable")
         body = _check_additional(additional_params)
+        # The explicit arguments win: additional_params cannot replace them on the wire.
+        for name in ("model", "messages", "stream"):
+            body.pop(name, None)
         body.update(params)
         if temperature is not None:
             _check_number("temperature", temperature)
@@ -531,8 +547,11 @@ class AsyncClient:
             ) from None
         if extra_headers:
             extra = _check_headers(extra_headers)
+            # Same name (any case): the caller's header replaces ritellm's, never doubles it.
+            names = {name.lower() for name, _ in extra}
+            kept = [(n, v) for n, v in http.headers if n.lower() not in names]
             http = HttpRequest(
-                method=http.method, url=http.url, headers=[*http.headers, *extra], body=http.body
+                method=http.method, url=http.url, headers=[*kept, *extra], body=http.body
             )
         call = _Call(
             provider=provider,
@@ -590,14 +609,14 @@ class AsyncClient:
             if resolve(overrides["model"])[0] is not primary:
                 kwargs["base_url"] = kwargs["api_key"] = None
             kwargs.update(overrides)
-            calls.append(self.prepare_kwargs(kwargs.pop("model"), messages, kwargs))
+            calls.append(self._prepare_kwargs(kwargs.pop("model"), messages, kwargs))
         return calls
 
-    def prepare_kwargs(self, model: object, messages: object, kwargs: dict[str, Any]) -> _Call:
-        """:meth:`prepare` from an ``acompletion`` keyword dict (fan-out requests)."""
+    def _prepare_kwargs(self, model: object, messages: object, kwargs: dict[str, Any]) -> _Call:
+        """:meth:`_prepare` from an ``acompletion`` keyword dict (fan-out requests)."""
         named = {name: kwargs.pop(name, None) for name in _NAMED}
         stream = named.pop("stream")
-        return self.prepare(
+        return self._prepare(
             model, messages, stream=False if stream is None else stream, **named, params=kwargs
         )
 

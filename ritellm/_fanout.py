@@ -249,7 +249,7 @@ def _prepare_all(client: AsyncClient, requests: Iterable[Mapping[str, Any]]) -> 
         except KeyError as exc:
             raise ParameterError(f"requests[{index}] has no {exc.args[0]!r}") from None
         try:
-            calls.append(client.prepare_kwargs(model, messages, kwargs))
+            calls.append(client._prepare_kwargs(model, messages, kwargs))
         except RiteLLMError as exc:
             raise type(exc)(f"requests[{index}]: {exc}") from exc
     return calls

@@ -60,6 +60,8 @@ class Timeout:
                 f"not {type(value).__name__}"
             )
         seconds = float(value)
+        if not seconds > 0 or math.isnan(seconds):
+            raise ParameterError(f"timeout must be > 0 seconds, got {value!r}")
         if stream:
             return cls(connect=seconds, read=seconds, write=seconds, pool=seconds, total=None)
         return cls(connect=seconds, read=seconds, write=seconds, pool=seconds, total=seconds)

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncCompletionStream"]
 
+# How long the final chunks may wait for the end of the body after [DONE]: long enough for a
+# terminator that trails [DONE] by a packet, short enough not to be felt.
+_DRAIN_SECONDS = 0.05
+
 
 class AsyncCompletionStream:
     """An open streaming response: ``async for chunk in stream`` yields each chunk as soon
@@ -111,7 +115,7 @@ class AsyncCompletionStream:
                 if data:
                     pending.extend(self._decoder.feed(data))
                     if self._decoder.done and not pending:
-                        await self._finish()
+                        await self._drain()
                         raise StopAsyncIteration
                 else:
                     pending.extend(self._decoder.close())
@@ -132,7 +136,7 @@ class AsyncCompletionStream:
         if self._decoder.done:
             # [DONE] arrived with these chunks: release the connection now rather than on
             # the caller's next call (which may never come if it stops at the last chunk).
-            await self._finish()
+            await self._drain()
         return pending.popleft()
 
     async def _receive(self) -> bytes:
@@ -155,14 +159,19 @@ class AsyncCompletionStream:
             f"No stream data from {self._response.where} for {timeout}s (read timeout)"
         )
 
-    async def _finish(self) -> None:
-        """End of the answer: drain the rest of the body so the connection can be reused."""
+    async def _drain(self) -> None:
+        """The answer is complete ([DONE] seen): read what is left of the body so the
+        connection can be reused. Best effort and briefly bounded — the terminating chunk
+        normally arrives with [DONE] — and failures are ignored: they cannot change an
+        answer that is already whole (the connection is then closed instead of reused)."""
         self._done = True
         response = self._response
         try:
-            with anyio.move_on_after(0.5):  # the terminating chunk is normally already here
+            with anyio.move_on_after(_DRAIN_SECONDS):
                 while await response.receive():
                     pass
+        except APIError:
+            pass
         finally:
             await response.aclose()
 

@@ -237,3 +237,38 @@ async def test_bad_arguments_raise_before_io(
     with pytest.raises(error):
         await client.acompletion(**call)
     assert sim.requests == []
+
+
+async def test_explicit_arguments_win_over_additional_params(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    await client.acompletion(
+        "openai/gpt-4o-mini",
+        MSGS,
+        additional_params={"model": "other", "messages": [], "stream": True, "top_k": 3},
+    )
+    body = sim.requests[-1].json
+    assert body["model"] == "gpt-4o-mini"
+    assert body["messages"] == MSGS
+    assert "stream" not in body
+    assert body["top_k"] == 3
+
+
+async def test_extra_headers_replace_same_named_defaults(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    calls: list[dict[str, Any]] = []
+    await client.acompletion(
+        "gpt-4o",
+        MSGS,
+        api_key="sk-canary-abcdef",
+        extra_headers={"user-agent": "my-app/1.0", "X-Api-Key": "sk-other-secret", "X-Trace": "t1"},
+        logger_fn=calls.append,
+    )
+    headers = sim.requests[-1].headers
+    assert headers["user-agent"] == "my-app/1.0"  # replaced, not "ritellm/..., my-app/1.0"
+    assert headers["x-trace"] == "t1"
+    logged = calls[0]["headers"]
+    assert logged["X-Api-Key"] == "***"
+    assert logged["Authorization"] == "Bearer ***"
+    assert "sk-" not in repr(logged)

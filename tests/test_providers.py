@@ -381,17 +381,17 @@ HTML = b"<html>\n<body><h1>Welcome to nginx!</h1></body>\n</html>"
 @pytest.mark.parametrize(
     ("body", "headers", "message"),
     [
-        (b"", {}, "HTTP 200 with an empty body"),
+        (b"", {}, "response with an empty body (no content type)"),
         (
             HTML,
             {"content-type": "text/html"},
-            "HTTP 200 with a body that is not JSON (text/html): "
+            "response with a body that is not JSON (text/html): "
             "'<html> <body><h1>Welcome to nginx!</h1></body> </html>'",
         ),
         (
             b"\xff\xfe{}",
             {},
-            "HTTP 200 with a body that is not JSON (no content type): '\ufffd\ufffd{}'",
+            "response with a body that is not JSON (no content type): '\ufffd\ufffd{}'",
         ),
         (b"[1, 2]", {}, "response is not a chat.completion object: '[1, 2]'"),
         (b'"ok"', {}, "response is not a chat.completion object: '\"ok\"'"),

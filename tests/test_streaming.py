@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 import ritellm
@@ -228,3 +231,48 @@ async def test_stream_metadata(sim: Simulator, client: ritellm.AsyncClient) -> N
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         assert "gpt-4o" in repr(stream)
+
+
+async def test_reset_after_done_does_not_spoil_a_complete_answer(
+    client: ritellm.AsyncClient,
+) -> None:
+    """The answer is whole once [DONE] arrives: a connection reset right after it (before
+    the body's terminating chunk) must not turn it into an error or lose the last chunk."""
+    finish = json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}],
+        }
+    )
+    last = json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
+    )
+    events = f"data: {finish}\n\ndata: {last}\n\ndata: [DONE]\n\n".encode()
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    chunk = b"%x\r\n%s\r\n" % (len(events), events)
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive()
+            await stream.send(head + chunk)  # no terminating 0-chunk: then a reset
+            sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        with anyio.fail_after(5):
+            chunks = await stream_all(client, base_url=f"http://127.0.0.1:{port}/v1")
+        tg.cancel_scope.cancel()
+    assert contents(chunks) == ["hi", None]
+    assert chunks[-1].choices[0].finish_reason == "stop"

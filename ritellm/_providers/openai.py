@@ -70,8 +70,8 @@ class OpenAIProvider:
             obj = decode_json(body)
         except ValueError:
             ctype = headers.get("content-type", "no content type")
-            what = "an empty body" if not body else f"a body that is not JSON ({ctype})"
-            raise _invalid(self.spec, status, headers, body, f"HTTP {status} with {what}") from None
+            what = f"an empty body ({ctype})" if not body else f"a body that is not JSON ({ctype})"
+            raise _invalid(self.spec, status, headers, body, f"response with {what}") from None
         if isinstance(obj, dict) and obj.get("error"):
             # llama.cpp (and some proxies) have sent errors with a 2xx status.
             raise error_from_response(status, headers, body, provider=self.spec.name)
