@@ -12,8 +12,10 @@ the one idle connection it is about to reuse.
 from __future__ import annotations
 
 import contextlib
+import select
 import ssl
 import threading
+import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import cast
@@ -35,6 +37,39 @@ _STALE = (
     httpcore.ReadError,
     httpcore.WriteError,
     httpcore.ConnectionNotAvailable,
+)
+
+
+_Idle = tuple[httpcore.AsyncHTTP11Connection, int, float]
+
+
+def _readable(fd: int) -> bool:
+    """Whether an idle connection's socket has something to read — EOF (the server closed
+    it), a reset or stray bytes — so that it cannot carry a request.
+
+    httpcore's own check (``has_expired``) first rebuilds anyio's socket-attribute table
+    on every call; the file descriptor is looked up once per connection here instead.
+    """
+    if fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+# What the transport translates into ritellm errors. Anything else is a bug and must stay
+# visible as itself rather than pass for a network problem.
+_TRANSPORT_ERRORS = (
+    httpcore.ConnectionNotAvailable,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProtocolError,
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    OSError,  # includes ssl.SSLError
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
 )
 
 
@@ -135,7 +170,12 @@ class Transport:
         self._keepalive_expiry = keepalive_expiry
         self._verify = verify
         self._ssl_context: ssl.SSLContext | None = None
-        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTP11Connection]] = {}
+        # Per origin, LIFO: (connection, its raw socket, monotonic time it expires).
+        self._idle: dict[tuple[bytes, bytes, int], list[_Idle]] = {}
+        # File descriptors of live connections, looked up once at connect time.
+        self._fds: weakref.WeakKeyDictionary[httpcore.AsyncHTTP11Connection, int] = (
+            weakref.WeakKeyDictionary()
+        )
         self._endpoints: dict[str, _Endpoint] = {}
         self._active = 0
         self._graveyard: list[httpcore.AsyncHTTP11Connection] = []
@@ -232,7 +272,7 @@ class Transport:
             if conn is not None and not conn.is_closed():
                 await _close_quietly(conn)
             self._slots.release()
-            if isinstance(exc, Exception):
+            if isinstance(exc, _TRANSPORT_ERRORS):
                 raise _map_error(exc, f"{ep.host}:{ep.port}") from exc
             raise
         if stream and hresp.status < 300:
@@ -260,14 +300,14 @@ class Transport:
 
     async def _checkout(self, ep: _Endpoint) -> httpcore.AsyncHTTP11Connection | None:
         idle = self._idle.get(ep.key)
+        if not idle:
+            return None
+        now = time.monotonic()
         while idle:
-            conn = idle.pop()  # LIFO: the warmest connection, and cold ones expire
-            # has_expired() polls only this socket: readable while idle means the server
-            # closed it (or sent garbage); either way it cannot carry a request.
-            if conn.has_expired() or not conn.is_idle():
-                await _close_quietly(conn)
-                continue
-            return conn
+            conn, fd, expires = idle.pop()  # LIFO: the warmest; cold ones expire
+            if now < expires and conn.is_idle() and not _readable(fd):
+                return conn
+            await _close_quietly(conn)
         return None
 
     async def _connect(
@@ -283,9 +323,10 @@ class Transport:
                 with anyio.CancelScope(shield=True):
                     await stream.aclose()
                 raise
-        return httpcore.AsyncHTTP11Connection(
-            origin=ep.origin, stream=stream, keepalive_expiry=self._keepalive_expiry
-        )
+        conn = httpcore.AsyncHTTP11Connection(origin=ep.origin, stream=stream)
+        sock = stream.get_extra_info("socket")
+        self._fds[conn] = sock.fileno() if sock is not None else -1
+        return conn
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -314,7 +355,9 @@ class Transport:
         self._active -= 1
         try:
             if conn.is_idle() and not self._closed:
-                self._idle.setdefault(ep.key, []).append(conn)
+                fd = self._fds.get(conn, -1)
+                entry = (conn, fd, time.monotonic() + self._keepalive_expiry)
+                self._idle.setdefault(ep.key, []).append(entry)
             elif not conn.is_closed():
                 await _close_quietly(conn)
         finally:
@@ -342,7 +385,7 @@ class Transport:
         """Close every idle connection; in-flight responses close theirs when they end."""
         self._closed = True
         with anyio.CancelScope(shield=True):
-            idle = [conn for conns in self._idle.values() for conn in conns]
+            idle = [entry[0] for entries in self._idle.values() for entry in entries]
             self._idle.clear()
             for conn in idle:
                 await _close_quietly(conn)
@@ -452,7 +495,7 @@ class Response:
         try:
             async for part in self._body():
                 parts.append(part)
-        except Exception as exc:
+        except _TRANSPORT_ERRORS as exc:
             await self.aclose()
             raise _map_error(exc, self.where) from exc
         except BaseException:
@@ -478,9 +521,12 @@ class Response:
         except StopAsyncIteration:
             await self.aclose()
             return b""
-        except Exception as exc:
+        except _TRANSPORT_ERRORS as exc:
             await self.aclose()
             raise _map_error(exc, self.where) from exc
+        except BaseException:
+            await self.aclose()
+            raise
 
     async def aclose(self) -> None:
         """Stop reading: return the connection if the body was complete, else close it."""

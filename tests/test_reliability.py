@@ -221,9 +221,9 @@ async def test_stale_keepalive_connection_is_retried_transparently(
     await client.acompletion("gpt-4o", MSGS)
     assert await sim.drop_idle_connections() == 1
     # Pretend the server's FIN has not been noticed yet (the race the retry exists for).
-    import httpcore
+    from ritellm import _transport
 
-    monkeypatch.setattr(httpcore.AsyncHTTP11Connection, "has_expired", lambda self: False)
+    monkeypatch.setattr(_transport, "_readable", lambda fd: False)
     r = await client.acompletion("gpt-4o", MSGS, num_retries=0)
     assert r.choices[0].message.content
     assert sim.stats.total_connections == 2
@@ -431,3 +431,24 @@ async def test_bad_key_characters_are_rejected_without_quoting_the_key(
     with pytest.raises(ritellm.ParameterError) as info:
         await client.acompletion("gpt-4o", MSGS, api_key=CANARY + "\n")
     assert CANARY not in str(info.value)
+
+
+async def test_idle_connection_closed_by_the_server_is_not_reused(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    await client.acompletion("gpt-4o", MSGS)
+    assert await sim.drop_idle_connections() == 1
+    # The pool notices the server's FIN before sending: no failed attempt, a new connection.
+    calls: list[dict[str, Any]] = []
+    await client.acompletion("gpt-4o", MSGS, num_retries=0, logger_fn=calls.append)
+    assert len(calls) == 1
+    assert sim.stats.total_connections == 2
+
+
+async def test_idle_connections_expire(sim: Simulator) -> None:
+    async with ritellm.AsyncClient(base_url=sim.base_url, keepalive_expiry=0.01) as c:
+        await c.acompletion("gpt-4o", MSGS)
+        with anyio.fail_after(5):
+            await anyio.sleep(0.05)  # the idle connection's keep-alive time passes
+        await c.acompletion("gpt-4o", MSGS)
+    assert sim.stats.total_connections == 2
