@@ -221,7 +221,7 @@ class Transport:
             ep = self._endpoints[url] = _Endpoint(url)
         return ep
 
-    async def send(self, request: HttpRequest, timeout: Timeout, *, stream: bool) -> Response:
+    async def send(self, request: HttpRequest, timeout: Timeout) -> Response:
         """Send ``request`` and return once the response headers have arrived.
 
         Raises:
@@ -237,12 +237,15 @@ class Transport:
         ep = self.endpoint(request.url)
         headers = [(b"Host", ep.host_header), *request.headers]
         headers.append((b"Content-Length", str(len(request.body)).encode()))
-        timeouts: dict[str, float | None] = {
-            "connect": timeout.connect,
-            "read": timeout.read,
-            "write": timeout.write,
-            "pool": timeout.pool,
-        }
+        # httpcore sets a timer per socket operation it is given a timeout for (~8 µs each
+        # on asyncio). Connect is bounded here (a timer only when connecting); the client
+        # bounds sending and waiting for the response with one deadline per attempt
+        # (Timeout.read), and streams each chunk with their own; a write timeout is passed
+        # on only when it is shorter than that deadline, i.e. when it can matter.
+        write = timeout.write
+        if write is not None and timeout.read is not None and write >= timeout.read:
+            write = None
+        timeouts: dict[str, float | None] = {"connect": timeout.connect, "write": write}
         hreq = httpcore.Request(
             b"POST" if request.method == b"POST" else request.method,
             ep.url,
@@ -275,10 +278,6 @@ class Transport:
             if isinstance(exc, _TRANSPORT_ERRORS):
                 raise _map_error(exc, f"{ep.host}:{ep.port}") from exc
             raise
-        if stream and hresp.status < 300:
-            # Streams bound the wait for each chunk with their own deadline (it spans
-            # several reads); httpcore reads this dict when the body is first iterated.
-            timeouts["read"] = None
         self._active += 1
         return Response(self, conn, hreq, hresp, ep)
 

@@ -19,6 +19,7 @@ __all__ = [
     "ModelResponse",
     "ModelResponseStream",
     "decode_json",
+    "decode_json_text",
     "retype",
 ]
 
@@ -86,7 +87,8 @@ _D = TypeVar("_D", bound="AttrDict")
 
 # One decoder object, reused: the object_hook makes every nested JSON object an AttrDict
 # (measured: +0.2 µs on a 300-byte chunk, against ~3 µs for the decode itself).
-_decode_attr = json.JSONDecoder(object_hook=AttrDict).decode
+decode_json_text = json.JSONDecoder(object_hook=AttrDict).decode
+"""Parse a JSON ``str`` with every object an :class:`AttrDict` (the hot path's version)."""
 
 
 def decode_json(text: str | bytes) -> Any:
@@ -98,7 +100,7 @@ def decode_json(text: str | bytes) -> Any:
     """
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
-    return _decode_attr(text)
+    return decode_json_text(text)
 
 
 def retype(value: dict[str, Any], cls: type[_D]) -> _D:
