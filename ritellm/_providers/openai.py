@@ -24,8 +24,8 @@ from .._types import (
     HttpRequest,
     ModelResponse,
     ModelResponseStream,
-    decode_json_text,
     decode_json,
+    decode_json_text,
     retype,
 )
 from .._version import __version__
