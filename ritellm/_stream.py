@@ -109,9 +109,12 @@ class AsyncCompletionStream:
     async def _fill(self) -> ModelResponseStream:
         """Read until at least one chunk is decoded (or the body ends)."""
         pending = self._pending
+        # One deadline for the next chunk, however many reads it takes: a server that
+        # drips bytes (or keep-alive comments) without completing a chunk still times out.
+        limit = self._chunk_deadline()
         try:
             while not pending:
-                data = await self._receive()
+                data = await self._receive(limit)
                 if data:
                     pending.extend(self._decoder.feed(data))
                     if self._decoder.done and not pending:
@@ -139,24 +142,25 @@ class AsyncCompletionStream:
             await self._drain()
         return pending.popleft()
 
-    async def _receive(self) -> bytes:
-        timeout = self._read_timeout
-        deadline = self._deadline
-        if timeout is None and deadline is None:
+    def _chunk_deadline(self) -> float | None:
+        timeout, deadline = self._read_timeout, self._deadline
+        if timeout is None:
+            return deadline
+        limit = anyio.current_time() + timeout
+        return limit if deadline is None or limit < deadline else deadline
+
+    async def _receive(self, limit: float | None) -> bytes:
+        if limit is None:
             return await self._response.receive()
-        now = anyio.current_time()
-        limit = now + timeout if timeout is not None else deadline
-        if deadline is not None and limit is not None and deadline < limit:
-            limit = deadline
-        with anyio.CancelScope(deadline=limit if limit is not None else float("inf")) as scope:
+        with anyio.CancelScope(deadline=limit) as scope:
             return await self._response.receive()
         # Only our own deadline lands here; a caller's cancel scope propagates untouched.
         await anyio.lowlevel.checkpoint_if_cancelled()
         assert scope.cancelled_caught
-        if deadline is not None and limit == deadline:
+        if limit == self._deadline:
             raise APITimeoutError(f"Stream exceeded its total timeout from {self._response.where}")
         raise APITimeoutError(
-            f"No stream data from {self._response.where} for {timeout}s (read timeout)"
+            f"No stream chunk from {self._response.where} for {self._read_timeout}s (read timeout)"
         )
 
     async def _drain(self) -> None:

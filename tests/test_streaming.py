@@ -276,3 +276,12 @@ async def test_reset_after_done_does_not_spoil_a_complete_answer(
         tg.cancel_scope.cancel()
     assert contents(chunks) == ["hi", None]
     assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+async def test_read_timeout_is_per_chunk_not_per_read(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    """Bytes that trickle in without ever completing a chunk do not keep a stream alive."""
+    sim.script(Reply(content="x" * 50, chunk_size=50, fault="drip", delay=0.02))
+    with anyio.fail_after(10), pytest.raises(ritellm.APITimeoutError, match="chunk"):
+        await stream_all(client, timeout=0.5)
