@@ -672,7 +672,7 @@ class AsyncClient:
                 return await self._open_stream(call, response, deadline)
             body = await response.aread()
             try:
-                return call.provider.parse_completion(response.status, response.headers, body)
+                return call.provider.parse_completion(response.status, response.lazy_headers, body)
             except APIError as exc:
                 call.annotate(exc)
                 raise

