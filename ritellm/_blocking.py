@@ -7,9 +7,7 @@ module that touches asyncio directly, to drive that private loop (see _PortalThr
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import concurrent.futures
 import contextlib
 import os
 import threading
@@ -24,6 +22,9 @@ from ._options import Timeout
 from ._types import ModelResponse, ModelResponseStream
 
 if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import Future
+
     from ._stream import AsyncCompletionStream
 
 __all__ = ["CompletionStream", "batch_completion", "completion", "run_sync"]
@@ -60,6 +61,10 @@ class _PortalThread:
             return self._loop
 
     def _start(self) -> None:
+        # Imported here, on the first blocking call: asyncio costs ~50 ms to import and
+        # async-only programs never need it from ritellm.
+        import asyncio
+
         loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -84,22 +89,23 @@ class _PortalThread:
     def in_portal_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
 
-    def submit(
-        self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
-    ) -> _PortalFuture[T]:
-        """Start ``fn(*args, **kwargs)`` on the portal loop; don't wait."""
+    def submit(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> Future[T]:
+        """Start ``fn(*args, **kwargs)`` on the portal loop; don't wait. The asyncio task
+        is kept on the future as ``future.task`` (for :meth:`cancel`)."""
+        from concurrent.futures import CancelledError, Future
+
         loop = self.loop()
-        future: _PortalFuture[T] = _PortalFuture()
+        future: Future[T] = Future()
 
         def spawn() -> None:
             if not future.set_running_or_notify_cancel():
                 return
             task = loop.create_task(_run_coroutine(fn, args, kwargs))
-            future.task = task
+            future.task = task  # type: ignore[attr-defined]
 
             def done(t: asyncio.Task[T]) -> None:
                 if t.cancelled():
-                    future.set_exception(concurrent.futures.CancelledError())
+                    future.set_exception(CancelledError())
                 elif (exc := t.exception()) is not None:
                     future.set_exception(exc)
                 else:
@@ -110,10 +116,11 @@ class _PortalThread:
         loop.call_soon_threadsafe(spawn)
         return future
 
-    def cancel(self, future: _PortalFuture[Any]) -> None:
+    def cancel(self, future: Future[Any]) -> None:
         """Cancel a submitted call (from any thread)."""
-        if not future.cancel() and future.task is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(future.task.cancel)
+        task = getattr(future, "task", None)
+        if not future.cancel() and task is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(task.cancel)
 
     def stop(self) -> None:
         """At interpreter exit: stop the loop so idle connections are closed cleanly."""
@@ -124,10 +131,6 @@ class _PortalThread:
         with contextlib.suppress(RuntimeError):  # already closed
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=2.0)
-
-
-class _PortalFuture(concurrent.futures.Future[T]):
-    task: asyncio.Task[T] | None = None
 
 
 async def _run_coroutine(

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -42,6 +41,8 @@ from ._stream import AsyncCompletionStream
 from ._types import CompletionRequest, HttpRequest, ModelResponse
 
 if TYPE_CHECKING:
+    import ssl
+
     from ._transport import Response, Transport
 
 __all__ = ["AsyncClient", "acompletion"]
