@@ -1,0 +1,74 @@
+"""Where does a client spend its time? Runs one benchmark scenario in this process under
+cProfile (against the same servers as the suite) and prints the top functions by own time,
+in µs per request or per chunk.
+
+    python -m benchmarks.hotspots seq                    # ritellm, 2,000 sequential requests
+    python -m benchmarks.hotspots stream --client floor  # the floor, for comparison
+    python -m benchmarks.hotspots conc --n 5000 --top 40
+
+cProfile inflates every Python call by a similar amount, so read the numbers as shares and
+rankings; the suite (``python -m benchmarks``) gives the true totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+
+from ._cli import Servers
+from ._nginx import find_nginx
+from ._plan import CLIENTS, SCENARIOS
+from ._worker import run
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Profile one (scenario, client) and print the report."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hotspots")
+    parser.add_argument("scenario", choices=[s.key for s in SCENARIOS if s.kind != "rss"])
+    parser.add_argument("--client", default="ritellm", choices=list(CLIENTS))
+    parser.add_argument("--n", type=int, default=None, help="override the scenario's size")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="tottime", choices=("tottime", "cumtime"))
+    parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
+    args = parser.parse_args(argv)
+    sc = next(s for s in SCENARIOS if s.key == args.scenario)
+    client = CLIENTS[args.client]
+    size = sc.size(args.client, quick=False)
+    n = args.n or size.n
+    kind = args.server if args.server != "auto" else ("nginx" if find_nginx() else "python")
+    streams = {200, n} if sc.route.startswith("s{") else {200}
+    drips = {n} if sc.route.startswith("drip") else set()
+    with Servers(kind, streams, drips, 200.0) as servers:
+        base, pids = servers.base(sc, n)
+        spec = {
+            "client": client.family,
+            "backend": client.backend,
+            "scenario": sc.kind,
+            "base": base,
+            "n": n,
+            "repeat": 1,
+            "concurrency": sc.concurrency,
+            "server_pids": pids,
+        }
+        profiler = cProfile.Profile()
+        result = profiler.runcall(run, spec)
+    items = result["items"]
+    per = "request" if sc.kind in ("seq", "conc") else "chunk"
+    print(
+        f"{args.client} {sc.key}: {items} {per}s, {result['cpu_s'] / items * 1e6:.1f} µs CPU/"
+        f"{per} under cProfile (profile includes the warm-up)"
+    )
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats(args.sort).print_stats(args.top)
+    print(out.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
