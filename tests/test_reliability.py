@@ -373,8 +373,10 @@ async def test_cancel_at_random_points_leaks_nothing(sim: Simulator) -> None:
     assert cancelled >= 100, (cancelled, completed, failed)
     with anyio.fail_after(10):  # the server notices every close
         await sim.wait_until(lambda s: s.open_connections == 0)
-    assert open_fds() <= fds_before
-    print(f"\ncancelled={cancelled} completed={completed} failed={failed} fds={fds_before}")
+    fds_after = open_fds()
+    assert fds_after <= fds_before
+    print(f"\ncancelled={cancelled} completed={completed} failed={failed} ", end="")
+    print(f"fds before={fds_before} after={fds_after}")
 
 
 # -- secrets ---------------------------------------------------------------------------
