@@ -43,4 +43,13 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark suite against a local server (see docs/benchmarks.md)."""
     session.install("-e", ".[bench]")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "benchmarks",
+        "--rounds",
+        "5",
+        "--out",
+        "benchmarks/results",
+        *session.posargs,
+    )

@@ -186,11 +186,19 @@ def _num(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _git(meta: dict[str, Any]) -> str:
+    """The commit measured; HEAD may move during a long run without touching ritellm/."""
+    git = str(meta.get("git", "?"))
+    if len(meta.get("ritellm_digests", [])) == 1 and " → " in git:
+        return git.split(" → ")[0] + " (ritellm/ unchanged during the run)"
+    return git
+
+
 def format_report(summary: Summary, meta: dict[str, Any]) -> str:
     """The terminal table, then the targets."""
     lines = [
         f"ritellm benchmarks — {meta['rounds']} round(s), server: {meta['server']}, "
-        f"Python {meta['python']}, {meta['cpus']} CPUs, ritellm at {meta.get('git', '?')}"
+        f"Python {meta['python']}, {meta['cpus']} CPUs, ritellm at {_git(meta)}"
         + (" (QUICK: smaller N, not comparable with the anchors)" if meta.get("quick") else ""),
         "",
     ]
@@ -374,8 +382,9 @@ def write_chart(summary: Summary, path: Path) -> str | None:
                 va="top",
                 color="#d62728",
             )
-        for i, m in enumerate(medians):
-            ax.text(i, m, _num(m), ha="center", va="bottom", fontsize=7)
+        for i, (m, k) in enumerate(zip(medians, keys, strict=True)):
+            # Above the whisker, so the label never sits on the min–max bar.
+            ax.text(i, rows[k]["max"], _num(m), ha="center", va="bottom", fontsize=7)
     fig.suptitle(
         "ritellm vs the httpcore floor and other clients (client-process CPU; lower is better)",
         fontsize=11,
@@ -390,7 +399,7 @@ def write_chart(summary: Summary, path: Path) -> str | None:
 def format_markdown(summary: Summary, meta: dict[str, Any]) -> str:
     """The results as Markdown tables (for docs/benchmarks.md)."""
     out = [
-        f"Run: {meta['date']}, {meta['rounds']} rounds, ritellm at `{meta.get('git', '?')}`, "
+        f"Run: {meta['date']}, {meta['rounds']} rounds, ritellm at `{_git(meta)}`, "
         f"Python {meta['python']}, {meta['cpus']} CPUs, server: {meta['server']}"
         + (f" ({meta['note']})." if meta.get("note") else "."),
         "",

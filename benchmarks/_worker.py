@@ -8,6 +8,7 @@ Import time and warm-up are excluded; the server runs in another process.
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import os
@@ -62,8 +63,9 @@ def _vm_rss_kib() -> int:
 class _Timer:
     """Client CPU, wall time and server CPU around the timed section."""
 
-    def __init__(self, server_pids: list[int]) -> None:
+    def __init__(self, server_pids: list[int], profiler: cProfile.Profile | None = None) -> None:
         self._pids = server_pids
+        self._profiler = profiler  # benchmarks.hotspots: profile the timed section only
         self.result: Result = {}
 
     def start(self) -> None:
@@ -74,8 +76,12 @@ class _Timer:
         self._switches, self._user = usage.ru_nvcsw, usage.ru_utime
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
+        if self._profiler is not None:
+            self._profiler.enable()
 
     def stop(self) -> None:
+        if self._profiler is not None:
+            self._profiler.disable()
         cpu = time.process_time() - self._cpu
         wall = time.perf_counter() - self._wall
         # Voluntary context switches: ~1 per chunk means the process slept until each event
@@ -264,9 +270,10 @@ def _run_sync(spec: Spec, timer: _Timer) -> tuple[int, int]:
     return totals
 
 
-def run(spec: Spec) -> Result:
-    """Run one measurement described by ``spec``; returns the result record."""
-    timer = _Timer(spec.get("server_pids", []))
+def run(spec: Spec, profiler: cProfile.Profile | None = None) -> Result:
+    """Run one measurement described by ``spec``; returns the result record. With a
+    ``profiler``, it is enabled around the timed section only."""
+    timer = _Timer(spec.get("server_pids", []), profiler)
     backend = spec["backend"]
     if backend == "sync":
         items, chars = _run_sync(spec, timer)
