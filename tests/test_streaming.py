@@ -285,3 +285,14 @@ async def test_read_timeout_is_per_chunk_not_per_read(
     sim.script(Reply(content="x" * 50, chunk_size=50, fault="drip", delay=0.02))
     with anyio.fail_after(10), pytest.raises(ritellm.APITimeoutError, match="chunk"):
         await stream_all(client, timeout=0.5)
+
+
+async def test_collect_reads_the_rest_and_closes(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    sim.script(Reply(content="a b c"))
+    stream = await client.acompletion("gpt-4o", MSGS, stream=True)
+    first = await stream.__anext__()
+    rest = await stream.collect()
+    assert contents([first, *rest]) == ["", "a ", "b ", "c", None]
+    assert client.transport().active_connections == 0
