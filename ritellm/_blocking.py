@@ -12,13 +12,13 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 
-from ._client import AsyncClient, LoggerFn, Messages, default_client
+from ._call import CompletionParams, Messages
+from ._client import AsyncClient, default_client
 from ._fanout import FanoutStats, gather_completions
-from ._options import Timeout
 from ._types import ModelResponse, ModelResponseStream
 
 if TYPE_CHECKING:
@@ -250,106 +250,34 @@ def completion(
     model: str,
     messages: Messages,
     *,
-    temperature: float | None = ...,
-    max_tokens: int | None = ...,
-    base_url: str | None = ...,
-    api_key: str | None = ...,
     stream: Literal[False] = ...,
-    additional_params: str | Mapping[str, Any] | None = ...,
-    timeout: float | Timeout | None = ...,
-    logger_fn: LoggerFn | None = ...,
-    num_retries: int | None = ...,
-    max_retries: int | None = ...,
-    extra_headers: Mapping[str, str] | None = ...,
-    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
-    **params: Any,
+    **kwargs: Unpack[CompletionParams],
 ) -> ModelResponse: ...
 
 
 @overload
 def completion(
-    model: str,
-    messages: Messages,
-    *,
-    temperature: float | None = ...,
-    max_tokens: int | None = ...,
-    base_url: str | None = ...,
-    api_key: str | None = ...,
-    stream: Literal[True],
-    additional_params: str | Mapping[str, Any] | None = ...,
-    timeout: float | Timeout | None = ...,
-    logger_fn: LoggerFn | None = ...,
-    num_retries: int | None = ...,
-    max_retries: int | None = ...,
-    extra_headers: Mapping[str, str] | None = ...,
-    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
-    **params: Any,
+    model: str, messages: Messages, *, stream: Literal[True], **kwargs: Unpack[CompletionParams]
 ) -> CompletionStream: ...
 
 
 @overload
 def completion(
-    model: str,
-    messages: Messages,
-    *,
-    temperature: float | None = ...,
-    max_tokens: int | None = ...,
-    base_url: str | None = ...,
-    api_key: str | None = ...,
-    stream: bool = ...,
-    additional_params: str | Mapping[str, Any] | None = ...,
-    timeout: float | Timeout | None = ...,
-    logger_fn: LoggerFn | None = ...,
-    num_retries: int | None = ...,
-    max_retries: int | None = ...,
-    extra_headers: Mapping[str, str] | None = ...,
-    fallbacks: Sequence[str | Mapping[str, Any]] | None = ...,
-    **params: Any,
+    model: str, messages: Messages, *, stream: bool, **kwargs: Unpack[CompletionParams]
 ) -> ModelResponse | CompletionStream: ...
 
 
 def completion(
-    model: str,
-    messages: Messages,
-    *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    stream: bool = False,
-    additional_params: str | Mapping[str, Any] | None = None,
-    timeout: float | Timeout | None = None,
-    logger_fn: LoggerFn | None = None,
-    num_retries: int | None = None,
-    max_retries: int | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-    fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
-    **params: Any,
+    model: str, messages: Messages, *, stream: bool = False, **kwargs: Any
 ) -> ModelResponse | CompletionStream:
     """The blocking twin of :func:`ritellm.acompletion`: same parameters, same errors.
 
     With ``stream=True`` it returns a :class:`CompletionStream` (an iterator and context
-    manager) once the response headers have arrived.
+    manager) once the first chunk has arrived.
     """
     client = default_client()
     # Validate in the caller's thread: bad arguments raise here, before any thread hop.
-    call = client._prepare(
-        model,
-        messages,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        base_url=base_url,
-        api_key=api_key,
-        stream=stream,
-        additional_params=additional_params,
-        timeout=timeout,
-        logger_fn=logger_fn,
-        num_retries=num_retries,
-        max_retries=max_retries,
-        extra_headers=extra_headers,
-        fallbacks=fallbacks,
-        params=params,
-    )
+    call = client._prepare(model, messages, stream, kwargs)
     result = run_sync(client._run, call)
     if isinstance(result, ModelResponse):
         return result

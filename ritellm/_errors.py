@@ -1,13 +1,14 @@
-"""The ritellm exception tree and the one function that maps an HTTP error response to a class.
+"""The ritellm exception tree and the one function that maps an error to a class.
 
-Pure: imports only the standard library. Every error a caller can see is defined here.
+Providers parse their own error bodies into an :class:`ErrorInfo`; this module owns the one
+status/kind -> class table. Pure: imports only the standard library. Every error a caller can
+see is defined here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "APIConnectionError",
@@ -17,7 +18,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ContentPolicyViolationError",
     "ContextWindowExceededError",
+    "ErrorInfo",
+    "ImageFetchError",
     "InternalServerError",
     "NotFoundError",
     "ParameterError",
@@ -30,7 +34,6 @@ __all__ = [
     "UnknownProviderError",
     "UnprocessableEntityError",
     "error_from_response",
-    "parse_error_body",
     "scrub_secret",
     "snippet",
 ]
@@ -123,6 +126,16 @@ class ContextWindowExceededError(BadRequestError):
     """The prompt (plus max_tokens) does not fit the model's context window."""
 
 
+class ContentPolicyViolationError(BadRequestError):
+    """The provider's safety system refused the request (LiteLLM's name): Azure's content
+    filter, a Gemini prompt block. Never returned as an empty success."""
+
+
+class ImageFetchError(BadRequestError):
+    """An image URL in the messages could not be fetched for a provider that needs the
+    bytes inline (LiteLLM's name). Not retried."""
+
+
 class AuthenticationError(APIError):
     """HTTP 401, or no API key configured for a provider that needs one."""
 
@@ -170,7 +183,15 @@ class APIResponseValidationError(APIError):
 
 class StreamError(APIError):
     """A stream failed after it began: an in-band error event, malformed data, truncation or
-    a reset. Never retried (chunks may already have reached the caller)."""
+    a reset. Never retried once a chunk reached the caller.
+
+    ``inband`` is the provider's own error (an error event inside the 200 stream), None for
+    truncation, malformed data and resets. While nothing has been delivered yet, an in-band
+    error is raised as its HTTP twin instead (e.g. Anthropic's ``overloaded_error`` as a
+    retried :class:`ServiceUnavailableError`).
+    """
+
+    inband: ErrorInfo | None = None
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {
@@ -219,10 +240,20 @@ def snippet(text: str | bytes, limit: int = SNIPPET_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-class ErrorInfo:
-    """What an error body says, whatever its provider's shape."""
+ErrorKind = Literal["context_window", "content_policy", "authentication"]
 
-    __slots__ = ("body", "code", "message", "param", "type")
+
+class ErrorInfo:
+    """What a provider's error says, parsed by the provider from its own shape.
+
+    ``status`` is the HTTP twin of an error that arrived without one (an error event inside a
+    200 stream, e.g. Anthropic's ``overloaded_error`` -> 529); ``kind`` overrides the status
+    table where the body is more specific than the status (a Gemini 400 with reason
+    ``API_KEY_INVALID`` is an authentication error); ``retry_after`` is a retry hint found in
+    the body (Gemini's ``RetryInfo.retryDelay``).
+    """
+
+    __slots__ = ("body", "code", "kind", "message", "param", "retry_after", "status", "type")
 
     def __init__(
         self,
@@ -231,59 +262,22 @@ class ErrorInfo:
         code: str | None = None,
         param: str | None = None,
         body: Any = None,
+        *,
+        status: int | None = None,
+        kind: ErrorKind | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.type = type
         self.code = code
         self.param = param
         self.body = body
+        self.status = status
+        self.kind = kind
+        self.retry_after = retry_after
 
-
-def _str_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _str_only(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def parse_error_body(body: bytes) -> ErrorInfo:
-    """Extract message/type/code/param from any provider's error body.
-
-    Shapes accepted (see wire-formats §2.10, §4.9, §5.7, §6.5, §7): OpenAI/Azure/llama.cpp/
-    OpenRouter ``{"error": {...}}`` (``code`` may be a string or a number), Anthropic
-    ``{"type": "error", "error": {...}}``, Gemini ``{"error": {"code", "message", "status"}}``
-    (possibly wrapped in a one-element list), vLLM's flat ``{"object": "error", ...}``,
-    Ollama's ``{"error": "text"}``, a bare ``{"message": ...}``, and anything else as text.
-    """
-    try:
-        parsed: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        text = snippet(body)
-        return ErrorInfo(text or None, body=text)
-    obj = parsed
-    if isinstance(obj, list) and len(obj) == 1:
-        obj = obj[0]
-    if not isinstance(obj, dict):
-        return ErrorInfo(snippet(body), body=parsed)
-    err = obj.get("error", obj)
-    if isinstance(err, str):
-        return ErrorInfo(err, body=parsed)
-    if not isinstance(err, dict):
-        return ErrorInfo(snippet(body), body=parsed)
-    message = err.get("message")
-    if not isinstance(message, str):
-        message = snippet(json.dumps(err)) if err else None
-    return ErrorInfo(
-        message,
-        # Gemini names the error kind in a string "status"; Azure sends a numeric one.
-        type=_str_or_none(err.get("type") or _str_only(err.get("status"))),
-        code=_str_or_none(err.get("code")),
-        param=_str_or_none(err.get("param")),
-        body=err if "error" in obj else parsed,
-    )
+    def __repr__(self) -> str:
+        return f"ErrorInfo(message={self.message!r}, type={self.type!r}, code={self.code!r})"
 
 
 def is_context_window_error(status: int, info: ErrorInfo) -> bool:
@@ -310,34 +304,43 @@ def class_for_status(status: int) -> type[APIError]:
     return APIError
 
 
+_KIND_CLASSES: dict[str, type[APIError]] = {
+    "context_window": ContextWindowExceededError,
+    "content_policy": ContentPolicyViolationError,
+    "authentication": AuthenticationError,
+}
+
+
 def error_from_response(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
     *,
+    info: ErrorInfo,
     provider: str | None = None,
     model: str | None = None,
     retry_after: float | None = None,
-    info: ErrorInfo | None = None,
 ) -> APIError:
-    """Build the typed error for a non-2xx response. The single status/body → class mapping.
+    """Build the typed error for an error response. The single status/kind -> class mapping.
 
     Args:
-        status: the HTTP status code.
+        status: the HTTP status code (for an in-band stream error: its HTTP twin).
         headers: response headers with lower-case names.
-        body: the raw response body.
+        body: the raw response body (for the message when ``info`` has none).
+        info: the provider's parse of the body (``Provider.parse_error``).
         provider, model: for the message and attributes.
-        retry_after: the parsed Retry-After hint, if any.
-        info: a provider's own parse of the body; by default :func:`parse_error_body`.
+        retry_after: the parsed Retry-After header, if any (wins over ``info.retry_after``).
     """
-    if info is None:
-        info = parse_error_body(body)
-    cls: type[APIError] = (
-        ContextWindowExceededError
-        if is_context_window_error(status, info)
-        else class_for_status(status)
-    )
+    cls: type[APIError]
+    if info.kind is not None:
+        cls = _KIND_CLASSES[info.kind]
+    elif is_context_window_error(status, info):
+        cls = ContextWindowExceededError
+    else:
+        cls = class_for_status(status)
     message = info.message or _default_message(status, headers, body)
+    if retry_after is None:
+        retry_after = info.retry_after
     return cls(
         message,
         status_code=status,

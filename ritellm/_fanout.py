@@ -21,7 +21,8 @@ import anyio.abc
 import attrs
 
 from ._assemble import stream_chunk_builder
-from ._client import AsyncClient, _Call, default_client
+from ._call import Call
+from ._client import AsyncClient, default_client
 from ._errors import ParameterError, ParameterTypeError, RateLimitError, RiteLLMError
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse, ModelResponseStream
@@ -171,7 +172,7 @@ class _Controller:
             pace.rate *= self.PROBE
 
 
-def _estimate_tokens(call: _Call) -> float:
+def _estimate_tokens(call: Call) -> float:
     """A cheap upper-ish estimate of a request's tokens for ``tpm``: ~4 characters per
     prompt token plus the completion budget; corrected from ``usage`` afterwards."""
     params = call.payload.params
@@ -231,11 +232,11 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _prepare_all(client: AsyncClient, requests: Iterable[Mapping[str, Any]]) -> list[_Call]:
+def _prepare_all(client: AsyncClient, requests: Iterable[Mapping[str, Any]]) -> list[Call]:
     """Validate every request before any I/O (a bad one raises, naming its index)."""
     if isinstance(requests, Mapping | str | bytes):
         raise ParameterTypeError("requests must be an iterable of acompletion keyword dicts")
-    calls: list[_Call] = []
+    calls: list[Call] = []
     for index, request in enumerate(requests):
         if not isinstance(request, Mapping):
             raise ParameterTypeError(
@@ -261,7 +262,7 @@ class _Engine:
     def __init__(
         self,
         client: AsyncClient,
-        calls: list[_Call],
+        calls: list[Call],
         *,
         max_concurrency: int,
         return_exceptions: bool,
@@ -296,7 +297,7 @@ class _Engine:
         if self.first_error is not None:
             raise self.first_error
 
-    async def _one(self, index: int, call: _Call) -> None:
+    async def _one(self, index: int, call: Call) -> None:
         controller, stats = self.controller, self.stats
         estimate = _estimate_tokens(call) if controller.tpm is not None else 0.0
         rate_limited = 0
@@ -346,7 +347,7 @@ class _Engine:
             if held:
                 controller.limiter.release_on_behalf_of(call)
 
-    async def _attempt(self, index: int, call: _Call) -> Any:
+    async def _attempt(self, index: int, call: Call) -> Any:
         result = await self.client._run(call, defer_rate_limits=True)
         if not isinstance(result, AsyncCompletionStream):
             return result
@@ -535,7 +536,7 @@ async def race_completions(
     winner: list[ModelResponse] = []
     errors: list[Exception | None] = [None] * len(calls)
 
-    async def one(index: int, call: _Call, group: anyio.abc.TaskGroup) -> None:
+    async def one(index: int, call: Call, group: anyio.abc.TaskGroup) -> None:
         try:
             result = await client._run(call)
         except Exception as exc:

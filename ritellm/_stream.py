@@ -46,6 +46,7 @@ class AsyncCompletionStream:
         "_decoder",
         "_done",
         "_pending",
+        "_priming",
         "_read_timeout",
         "_response",
         "_secret",
@@ -70,6 +71,7 @@ class AsyncCompletionStream:
         self._deadline = deadline
         self._pending: deque[ModelResponseStream] = deque()
         self._done = False
+        self._priming = False
         self._secret = secret
         self.provider = provider
         self.model = model
@@ -105,6 +107,21 @@ class AsyncCompletionStream:
             "This is an async stream: iterate it with `async for chunk in stream`. For a "
             "blocking iterator call ritellm.completion(..., stream=True) instead."
         )
+
+    async def prime(self) -> None:
+        """Read until the first chunk is decoded (or the body ends), keeping it for the
+        caller. Failures are raised as they are: a reset or timeout stays an
+        APIConnectionError (nothing was delivered yet, so it may be retried) and an in-band
+        error a StreamError with ``inband`` set."""
+        if self._pending or self._done:
+            return
+        self._priming = True
+        try:
+            self._pending.appendleft(await self._fill())
+        except StopAsyncIteration:
+            pass
+        finally:
+            self._priming = False
 
     async def _fill(self) -> ModelResponseStream:
         """Read until at least one chunk is decoded (or the body ends)."""
@@ -189,7 +206,7 @@ class AsyncCompletionStream:
             exc.provider = self.provider
         if exc.model is None:
             exc.model = self.model
-        if type(exc) is APIConnectionError:
+        if type(exc) is APIConnectionError and not self._priming:
             # The stream already began: a reset or truncation is a stream failure.
             exc = StreamError(exc.message, provider=self.provider, model=self.model)
         return scrub_secret(exc, self._secret)

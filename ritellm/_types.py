@@ -16,6 +16,7 @@ __all__ = [
     "CompletionRequest",
     "Credentials",
     "HttpRequest",
+    "Media",
     "ModelResponse",
     "ModelResponseStream",
     "decode_json",
@@ -118,19 +119,41 @@ class Credentials:
     """Where and as whom to call a provider. ``repr`` never shows the key."""
 
     base_url: str
+    # The one secret of the call (an API key or a bearer token): scrubbed from errors and
+    # masked for logger_fn.
     api_key: str | None = attrs.field(default=None, repr=False)
-    # Extra static headers a provider needs (e.g. an api-version); never secrets.
+    # Extra static headers a provider needs; never secrets.
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    # Provider-specific, non-secret settings resolved with the credentials (e.g. Azure's
+    # ``api_version``, or ``auth="bearer"`` when the secret is a bearer token).
+    extra: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
 class CompletionRequest:
-    """A validated chat request, before translation to a provider's wire format."""
+    """A validated chat request, before translation to a provider's wire format.
+
+    ``params`` holds every body field in OpenAI's Chat Completions vocabulary (temperature,
+    max_tokens, tools, response_format, ...) plus any provider-specific field the caller
+    passed; ritellm's own options (timeouts, retries, credentials) are never in it.
+    """
 
     model: str
     messages: list[Mapping[str, Any]]
     params: dict[str, Any]
     stream: bool = False
+    # LiteLLM's drop_params: a parameter the provider cannot honour is dropped instead of
+    # raising ParameterError.
+    drop_params: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Media:
+    """Bytes fetched for a URL a provider cannot take by reference (e.g. an image for
+    Gemini), already base64-encoded for inline use."""
+
+    mime_type: str
+    data: str
 
 
 @attrs.frozen(kw_only=True)

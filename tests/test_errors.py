@@ -19,6 +19,7 @@ from ritellm._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ContentPolicyViolationError,
     ContextWindowExceededError,
     ErrorInfo,
     InternalServerError,
@@ -35,10 +36,16 @@ from ritellm._errors import (
     class_for_status,
     error_from_response,
     is_context_window_error,
-    parse_error_body,
     scrub_secret,
     snippet,
 )
+from ritellm._providers._common import parse_error_body
+
+
+def _err(status: int, headers: dict[str, str], body: bytes, **kwargs: Any) -> APIError:
+    """The mapping as the OpenAI-compatible providers use it: their parse, then the table."""
+    kwargs.setdefault("info", parse_error_body(body))
+    return error_from_response(status, headers, body, **kwargs)
 
 
 def _j(obj: Any) -> bytes:
@@ -362,7 +369,7 @@ ROWS = [
     _row(
         400,
         _j({"error": AZURE_FILTER}),
-        BadRequestError,
+        ContentPolicyViolationError,
         str(AZURE_FILTER["message"]),
         type=None,  # the body says "type": null; its numeric "status" is not a type
         code="content_filter",
@@ -527,7 +534,7 @@ ROWS = [
 
 @pytest.mark.parametrize("row", ROWS)
 def test_error_from_response(row: Row) -> None:
-    err = error_from_response(
+    err = _err(
         row.status, row.headers, row.body, provider="openai", model="openai/gpt-4o", retry_after=2.5
     )
     assert type(err) is row.cls
@@ -549,14 +556,14 @@ def test_error_from_response(row: Row) -> None:
 
 def test_x_request_id_wins_over_request_id() -> None:
     headers = {"x-request-id": "x", "request-id": "r"}
-    assert error_from_response(500, headers, b"").request_id == "x"
-    assert error_from_response(500, {"request-id": "r"}, b"").request_id == "r"
-    assert error_from_response(500, {}, b"").request_id is None
+    assert _err(500, headers, b"").request_id == "x"
+    assert _err(500, {"request-id": "r"}, b"").request_id == "r"
+    assert _err(500, {}, b"").request_id is None
 
 
 def test_info_argument_overrides_parsing() -> None:
     info = ErrorInfo("from the provider", type="t", code="c", param="p", body={"k": 1})
-    err = error_from_response(429, {}, b"ignored", info=info)
+    err = _err(429, {}, b"ignored", info=info)
     assert type(err) is RateLimitError
     assert (err.message, err.type, err.code, err.param, err.body) == (
         "from the provider",
@@ -568,7 +575,7 @@ def test_info_argument_overrides_parsing() -> None:
 
 
 def test_long_text_body_is_cut_to_a_snippet() -> None:
-    err = error_from_response(500, {}, b"x" * 5000)
+    err = _err(500, {}, b"x" * 5000)
     assert len(err.message) == errors_module.SNIPPET_CHARS
     assert err.message == "x" * (errors_module.SNIPPET_CHARS - 1) + "…"
 
@@ -664,7 +671,10 @@ def test_snippet() -> None:
 # --- the exception tree ---------------------------------------------------------------------
 
 ERROR_CLASS_NAMES = [
-    name for name in errors_module.__all__ if isinstance(getattr(errors_module, name), type)
+    name
+    for name in errors_module.__all__
+    if isinstance(getattr(errors_module, name), type)
+    and issubclass(getattr(errors_module, name), BaseException)
 ]
 API_ERROR_CLASSES: list[type[APIError]] = [
     cls
@@ -682,6 +692,8 @@ def test_every_error_class_is_public() -> None:
         "APIError",
         "BadRequestError",
         "ContextWindowExceededError",
+        "ContentPolicyViolationError",
+        "ImageFetchError",
         "AuthenticationError",
         "PermissionDeniedError",
         "NotFoundError",
@@ -811,7 +823,7 @@ def test_scrub_secret_removes_key_everywhere() -> None:
         }
     }
     headers = {"x-request-id": "r", "x-echo-authorization": f"Bearer {CANARY}"}
-    err = error_from_response(401, headers, _j(body), provider="openai", model="openai/gpt-4o")
+    err = _err(401, headers, _j(body), provider="openai", model="openai/gpt-4o")
     assert CANARY in str(err)  # precondition: the server echoed it
 
     same = scrub_secret(err, CANARY)
@@ -833,7 +845,7 @@ def test_scrub_secret_removes_key_everywhere() -> None:
 
 
 def test_scrub_secret_text_body() -> None:
-    err = error_from_response(502, {}, f"proxy said: key={CANARY}".encode())
+    err = _err(502, {}, f"proxy said: key={CANARY}".encode())
     scrub_secret(err, CANARY)
     assert err.message == "proxy said: key=***"
     assert err.body == "proxy said: key=***"

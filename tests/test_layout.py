@@ -11,7 +11,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "ritellm"
 MODULES = sorted(ROOT.rglob("*.py"))
-PURE = {"sse.py", "_types.py", "_errors.py", "_options.py", "_retry.py", "_assemble.py"}
+PURE = {
+    "sse.py",
+    "_types.py",
+    "_errors.py",
+    "_options.py",
+    "_retry.py",
+    "_assemble.py",
+    "_call.py",
+    "_checks.py",
+}
 IO_LIBS = {"anyio", "httpcore", "h11", "trio", "asyncio", "socket", "ssl", "sniffio"}
 PUBLIC_USERS = {"__init__.py", "__main__.py", "_cli.py"}  # may import ritellm itself
 CLIENT_MODULES = {"ritellm._client", "ritellm._transport", "ritellm._stream", "ritellm._blocking"}
@@ -96,3 +105,50 @@ def test_import_ritellm_does_not_import_httpcore() -> None:
         cwd=ROOT.parent,
     )
     assert out.stdout.strip() == "False"
+
+
+# The modules every call goes through: the format differences live behind the Provider
+# interface, so none of them may branch on a provider.
+PROVIDER_BLIND = ["_call.py", "_client.py", "_attempts.py", "_stream.py", "_blocking.py"]
+
+
+def _code_strings(tree: ast.AST) -> set[str]:
+    """String constants and identifiers in code, docstrings left out."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in docstrings:
+                found.add(node.value.lower())
+        elif isinstance(node, ast.Name):
+            found.add(node.id.lower())
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr.lower())
+    return found
+
+
+@pytest.mark.parametrize("name", PROVIDER_BLIND)
+def test_no_provider_specific_branch(name: str) -> None:
+    from ritellm._providers import PROVIDERS
+
+    tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
+    # The declared keyword arguments (a TypedDict) may name provider options such as
+    # azure_ad_token: declaring a parameter is not branching on a provider.
+    tree.body = [
+        node
+        for node in tree.body
+        if not (
+            isinstance(node, ast.ClassDef)
+            and any(isinstance(b, ast.Name) and b.id == "TypedDict" for b in node.bases)
+        )
+    ]
+    strings = _code_strings(tree)
+    for provider in PROVIDERS:
+        assert not any(provider in s for s in strings), f"{name} names provider {provider!r}"

@@ -228,7 +228,7 @@ def request(*, stream: bool = False, params: dict[str, Any] | None = None) -> Co
 
 def test_build_request_golden_non_stream() -> None:
     http = PROVIDER.build_request(
-        request(), Credentials(base_url="https://api.openai.com/v1", api_key="sk-test")
+        request(), Credentials(base_url="https://api.openai.com/v1", api_key="sk-test"), {}
     )
     assert http.method == b"POST"
     assert http.url == "https://api.openai.com/v1/chat/completions"
@@ -246,7 +246,9 @@ def test_build_request_golden_non_stream() -> None:
 
 def test_build_request_golden_stream() -> None:
     http = PROVIDER.build_request(
-        request(stream=True), Credentials(base_url="https://api.openai.com/v1", api_key="sk-test")
+        request(stream=True),
+        Credentials(base_url="https://api.openai.com/v1", api_key="sk-test"),
+        {},
     )
     assert http.method == b"POST"
     assert http.url == "https://api.openai.com/v1/chat/completions"
@@ -265,7 +267,7 @@ def test_build_request_golden_stream() -> None:
 @pytest.mark.parametrize("key", [None, ""])
 def test_build_request_without_key_sends_no_authorization(key: str | None) -> None:
     http = PROVIDER.build_request(
-        request(), Credentials(base_url="http://127.0.0.1:8080/v1", api_key=key)
+        request(), Credentials(base_url="http://127.0.0.1:8080/v1", api_key=key), {}
     )
     assert http.url == "http://127.0.0.1:8080/v1/chat/completions"
     assert http.headers == [
@@ -278,7 +280,7 @@ def test_build_request_without_key_sends_no_authorization(key: str | None) -> No
 
 def test_build_request_appends_static_provider_headers() -> None:
     c = Credentials(base_url="http://h/v1", api_key="k", headers=((b"X-Title", b"app"),))
-    http = PROVIDER.build_request(request(), c)
+    http = PROVIDER.build_request(request(), c, {})
     assert http.headers[-2:] == [(b"Authorization", b"Bearer k"), (b"X-Title", b"app")]
 
 
@@ -292,7 +294,7 @@ def test_build_request_params_pass_through_in_order() -> None:
         "user": None,
     }
     http = PROVIDER.build_request(
-        request(stream=True, params=params), Credentials(base_url="http://h/v1")
+        request(stream=True, params=params), Credentials(base_url="http://h/v1"), {}
     )
     assert http.body == (
         b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],'
@@ -319,7 +321,7 @@ def test_build_request_keeps_non_ascii_as_utf8() -> None:
         messages=[{"role": "user", "content": "héllo ☃ 👋 日本"}],
         params={},
     )
-    body = PROVIDER.build_request(req, Credentials(base_url="http://h/v1")).body
+    body = PROVIDER.build_request(req, Credentials(base_url="http://h/v1"), {}).body
     assert body == (
         b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"'
         + "héllo ☃ 👋 日本".encode()
@@ -360,7 +362,7 @@ COMPLETION = {
 
 
 def test_parse_completion_valid_body() -> None:
-    r = PROVIDER.parse_completion(200, {}, json.dumps(COMPLETION).encode())
+    r = PROVIDER.parse_completion(200, {}, json.dumps(COMPLETION).encode(), req=request(), now=0)
     assert type(r) is ModelResponse
     assert r == COMPLETION
     assert r["choices"][0]["message"]["content"] == "Hello! How can I assist you today?"
@@ -371,7 +373,7 @@ def test_parse_completion_valid_body() -> None:
 
 
 def test_parse_completion_accepts_empty_choices_list() -> None:
-    r = PROVIDER.parse_completion(200, {}, b'{"id":"x","choices":[]}')
+    r = PROVIDER.parse_completion(200, {}, b'{"id":"x","choices":[]}', req=request(), now=0)
     assert r == {"id": "x", "choices": []}
 
 
@@ -407,7 +409,9 @@ def test_parse_completion_invalid_bodies(
     body: bytes, headers: dict[str, str], message: str
 ) -> None:
     with pytest.raises(ritellm.APIResponseValidationError) as info:
-        PROVIDER.parse_completion(200, {**headers, "x-request-id": "req_9"}, body)
+        PROVIDER.parse_completion(
+            200, {**headers, "x-request-id": "req_9"}, body, req=request(), now=0
+        )
     err = info.value
     assert err.message == message
     assert err.status_code == 200
@@ -422,7 +426,7 @@ def test_parse_completion_error_body_with_2xx_status() -> None:
         b'"n_prompt_tokens":4390,"n_ctx":4096}}'
     )
     with pytest.raises(ritellm.ContextWindowExceededError) as info:
-        PROVIDER.parse_completion(200, {"x-request-id": "r"}, body)
+        PROVIDER.parse_completion(200, {"x-request-id": "r"}, body, req=request(), now=0)
     assert info.value.status_code == 200
     assert info.value.type == "exceed_context_size_error"
     assert info.value.provider == "openai"
@@ -433,7 +437,7 @@ def test_parse_completion_error_body_with_2xx_status() -> None:
 def test_parse_completion_generic_error_body_with_2xx_status() -> None:
     body = b'{"error":{"message":"upstream failed","type":"server_error","code":null}}'
     with pytest.raises(ritellm.APIError) as info:
-        PROVIDER.parse_completion(200, {}, body)
+        PROVIDER.parse_completion(200, {}, body, req=request(), now=0)
     assert type(info.value) is ritellm.APIError
     assert info.value.message == "upstream failed"
     assert info.value.type == "server_error"
@@ -732,7 +736,10 @@ def test_event_at_the_limit_is_accepted() -> None:
 
 def test_provider_stream_decoder_is_fresh_and_named() -> None:
     provider = get_provider(PROVIDERS["groq"])
-    first, second = provider.stream_decoder(), provider.stream_decoder()
+    first, second = (
+        provider.stream_decoder(request(), now=0),
+        provider.stream_decoder(request(), now=0),
+    )
     assert first is not second
     with pytest.raises(ritellm.StreamError) as info:
         first.feed(sse(OPENAI_INBAND))

@@ -262,7 +262,7 @@ async def test_total_timeout_fires_mid_attempt(sim: Simulator, client: ritellm.A
 
 async def test_pool_timeout(sim: Simulator) -> None:
     async with ritellm.AsyncClient(base_url=sim.base_url, max_connections=1) as c:
-        sim.script(Reply(fault="stall"))
+        sim.script(Reply(fault="stall", stall_after=1))  # the role chunk, then silence
         holder = await c.acompletion("gpt-4o", MSGS, stream=True)
         async with holder:
             with anyio.fail_after(5), pytest.raises(ritellm.APITimeoutError, match="pool"):

@@ -173,13 +173,37 @@ async def test_stream_shapes_give_identical_chunks(
 
 
 async def test_read_timeout_before_first_chunk(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    # The await returns once the first chunk arrived, so silence after the headers times
+    # out there, where nothing has reached the caller yet.
     sim.script(Reply(fault="stall", stall_after=0))
-    with anyio.fail_after(5):
-        stream = await client.acompletion("gpt-4o", MSGS, stream=True, timeout=0.2)
-        with pytest.raises(ritellm.APITimeoutError, match="read timeout") as info:
-            async with stream:
-                await stream.__anext__()
+    with anyio.fail_after(5), pytest.raises(ritellm.APITimeoutError, match="read timeout") as info:
+        await client.acompletion("gpt-4o", MSGS, stream=True, timeout=0.2, num_retries=0)
     assert isinstance(info.value, TimeoutError)
+    assert len(sim.requests) == 1
+
+
+async def test_silence_before_first_chunk_is_retried(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    sim.script(Reply(fault="stall", stall_after=0), Reply(content="second try"))
+    with anyio.fail_after(5):
+        async with await client.acompletion("gpt-4o", MSGS, stream=True, timeout=0.2) as s:
+            text = "".join([c.choices[0].delta.content or "" async for c in s if c.choices])
+    assert text == "second try"
+    assert len(sim.requests) == 2
+
+
+async def test_reset_before_first_chunk_is_retried(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    # Headers arrive, then the connection dies before any event: nothing was delivered, so
+    # the attempt is retried within num_retries, like a reset before the headers.
+    sim.script(Reply(fault="reset", reset_after=120), Reply(content="second try"))
+    with anyio.fail_after(5):
+        async with await client.acompletion("gpt-4o", MSGS, stream=True) as s:
+            text = "".join([c.choices[0].delta.content or "" async for c in s if c.choices])
+    assert text == "second try"
+    assert len(sim.requests) == 2
 
 
 async def test_read_timeout_mid_stream(sim: Simulator, client: ritellm.AsyncClient) -> None:
@@ -204,7 +228,7 @@ async def test_headers_timeout(sim: Simulator, client: ritellm.AsyncClient) -> N
         (Reply(fault="truncate", truncate_after=2), "truncated"),
         (Reply(fault="stream_error", error_after=2), "The server had an error"),
         (Reply(fault="malformed", malformed_after=2), "malformed JSON"),
-        (Reply(fault="reset", reset_after=400), "127.0.0.1"),
+        (Reply(fault="reset", reset_after=900), "127.0.0.1"),  # after the first chunks
     ],
     ids=["truncate", "in-band-error", "malformed", "reset"],
 )
@@ -284,7 +308,7 @@ async def test_read_timeout_is_per_chunk_not_per_read(
     """Bytes that trickle in without ever completing a chunk do not keep a stream alive."""
     sim.script(Reply(content="x" * 50, chunk_size=50, fault="drip", delay=0.02))
     with anyio.fail_after(10), pytest.raises(ritellm.APITimeoutError, match="chunk"):
-        await stream_all(client, timeout=0.5)
+        await stream_all(client, timeout=0.5, num_retries=0)
 
 
 async def test_collect_reads_the_rest_and_closes(

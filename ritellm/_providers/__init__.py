@@ -12,8 +12,15 @@ from typing import Any, Protocol
 
 import attrs
 
-from .._errors import AuthenticationError, ParameterError, UnknownProviderError
-from .._types import CompletionRequest, Credentials, HttpRequest, ModelResponse, ModelResponseStream
+from .._errors import AuthenticationError, ErrorInfo, ParameterError, UnknownProviderError
+from .._types import (
+    CompletionRequest,
+    Credentials,
+    HttpRequest,
+    Media,
+    ModelResponse,
+    ModelResponseStream,
+)
 
 __all__ = [
     "PROVIDERS",
@@ -27,10 +34,18 @@ __all__ = [
 
 
 class StreamDecoder(Protocol):
-    """Turns response body bytes into chunks; any split of the bytes gives the same chunks."""
+    """Turns response body bytes into chunks; any split of the bytes gives the same chunks.
+
+    A decoder owns its format's framing (SSE for OpenAI, Azure, Anthropic and Gemini) and
+    the state needed to turn provider events into OpenAI ``chat.completion.chunk`` objects.
+    It never emits a chunk with nothing in it before the first real delta (so an error
+    event that precedes any content surfaces before the stream is handed to the caller).
+    """
 
     def feed(self, data: bytes) -> list[ModelResponseStream]:
-        """Chunks completed by ``data``. Raises StreamError on an in-band error or bad data."""
+        """Chunks completed by ``data``. Raises StreamError on an in-band error (with
+        ``StreamError.inband`` set) or bad data; an error found after good chunks in the
+        same ``data`` is raised by the next call, after those chunks were returned."""
         ...
 
     def close(self) -> list[ModelResponseStream]:
@@ -44,21 +59,69 @@ class StreamDecoder(Protocol):
 
 
 class Provider(Protocol):
-    """A sans-IO translator between ritellm's OpenAI-shaped calls and one wire format."""
+    """A sans-IO translator between ritellm's OpenAI-shaped calls and one wire format.
+
+    Everything from the world (environment, clock, fetched media) is passed in.
+    """
 
     spec: ProviderSpec
+    # Keyword arguments of acompletion this provider reads as credentials or routing (e.g.
+    # Azure's ``api_version``); they are removed from the body before translation.
+    credential_params: tuple[str, ...]
 
-    def build_request(self, req: CompletionRequest, creds: Credentials) -> HttpRequest:
-        """The wire-ready HTTP request for ``req``."""
+    def credentials(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        options: Mapping[str, Any],
+        environ: Mapping[str, str],
+    ) -> Credentials:
+        """Resolve where and as whom to call: arguments, then environment, then defaults.
+        ``options`` holds the ``credential_params`` the caller passed (None if not).
+
+        Raises ParameterError (no or bad base URL) or AuthenticationError (no key where one
+        is required), before any I/O."""
+        ...
+
+    def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
+        """http(s) URLs in the messages whose bytes must be fetched and inlined because this
+        format cannot pass them by reference (empty for most providers)."""
+        ...
+
+    def build_request(
+        self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
+    ) -> HttpRequest:
+        """The wire-ready HTTP request for ``req``. ``media`` maps each of
+        :meth:`media_urls` to its fetched bytes.
+
+        Raises ParameterError/ParameterTypeError for messages or parameters the format
+        cannot express (a parameter it cannot honour is dropped instead when
+        ``req.drop_params``)."""
         ...
 
     def parse_completion(
-        self, status: int, headers: Mapping[str, str], body: bytes
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        req: CompletionRequest,
+        now: int,
     ) -> ModelResponse:
-        """A 2xx non-streaming body as a ModelResponse (APIResponseValidationError if not)."""
+        """A 2xx non-streaming body as a ``chat.completion`` (``now`` is the unix time for
+        formats that carry no ``created``). Raises APIResponseValidationError for a body
+        that is not what the format promises, or the mapped APIError for an error body
+        sent with a 2xx status (e.g. ContentPolicyViolationError for a Gemini prompt
+        block)."""
         ...
 
-    def stream_decoder(self) -> StreamDecoder:
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
+        """What an error response says, from this format's error shape (falling back to the
+        OpenAI-compatible shapes, which many servers use whatever format they speak)."""
+        ...
+
+    def stream_decoder(self, req: CompletionRequest, *, now: int) -> StreamDecoder:
         """A fresh decoder for one streaming response body."""
         ...
 
@@ -100,6 +163,26 @@ PROVIDERS: dict[str, ProviderSpec] = {
             default_base_url="https://api.openai.com/v1",
             key_env=("OPENAI_API_KEY",),
             base_env=("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+        ),
+        ProviderSpec(
+            name="anthropic",
+            module="anthropic",
+            default_base_url="https://api.anthropic.com",
+            key_env=("ANTHROPIC_API_KEY",),
+            base_env=("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE"),
+        ),
+        ProviderSpec(
+            name="gemini",
+            module="gemini",
+            default_base_url="https://generativelanguage.googleapis.com",
+            key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+            base_env=("GEMINI_API_BASE",),
+        ),
+        ProviderSpec(
+            name="azure",
+            module="azure",
+            key_env=("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+            base_env=("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"),
         ),
         _compat("groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "GROQ_API_BASE"),
         _compat(
@@ -144,12 +227,16 @@ PROVIDERS: dict[str, ProviderSpec] = {
 }
 
 
+# Bare model names (no prefix) as LiteLLM infers them; anything else bare is OpenAI's.
+_BARE = (("claude-", "anthropic"), ("gemini-", "gemini"))
+
+
 def resolve(model: str) -> tuple[ProviderSpec, str]:
     """Split a model string into its provider and the model id sent on the wire.
 
-    ``openai/gpt-4o-mini`` → (openai, ``gpt-4o-mini``); a bare ``gpt-3.5-turbo`` (no ``/``)
-    uses the OpenAI wire format; ``openrouter/anthropic/claude-3.5`` keeps everything after the
-    first ``/`` as the id.
+    ``openai/gpt-4o-mini`` → (openai, ``gpt-4o-mini``); a bare name (no ``/``) is inferred as
+    LiteLLM does: ``claude-…`` → anthropic, ``gemini-…`` → gemini, anything else OpenAI;
+    ``openrouter/anthropic/claude-3.5`` keeps everything after the first ``/`` as the id.
 
     Raises:
         UnknownProviderError: the text before the first ``/`` is not a known prefix.
@@ -157,18 +244,29 @@ def resolve(model: str) -> tuple[ProviderSpec, str]:
     """
     prefix, sep, rest = model.partition("/")
     if not sep:
+        for start, name in _BARE:
+            if model.startswith(start):
+                return PROVIDERS[name], model
         return PROVIDERS["openai"], model
     spec = PROVIDERS.get(prefix)
     if spec is None:
-        known = ", ".join(f"{name}/" for name in sorted(PROVIDERS))
-        raise UnknownProviderError(
-            f"Unknown provider prefix {prefix!r} in model {model!r}. Supported prefixes: "
-            f"{known}. For any other OpenAI-compatible server use "
-            f"'openai/{model}' with base_url=..."
-        )
+        raise UnknownProviderError(_unknown_prefix(prefix, model, rest))
     if not rest:
         raise ParameterError(f"Model {model!r} names a provider but no model after the '/'")
     return spec, rest
+
+
+def _unknown_prefix(prefix: str, model: str, rest: str) -> str:
+    import difflib  # only on this error path
+
+    known = ", ".join(f"{name}/" for name in sorted(PROVIDERS))
+    close = difflib.get_close_matches(prefix.lower(), PROVIDERS, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}/{rest}'?" if close else ""
+    return (
+        f"Unknown provider prefix {prefix!r} in model {model!r}.{hint} Supported prefixes: "
+        f"{known}. For another OpenAI-compatible server whose model is named {model!r}, use "
+        f"'openai/{model}' with base_url=..."
+    )
 
 
 def resolve_credentials(

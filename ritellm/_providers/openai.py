@@ -12,9 +12,9 @@ from typing import Any
 
 from .._errors import (
     APIResponseValidationError,
+    ErrorInfo,
     StreamError,
     error_from_response,
-    parse_error_body,
     snippet,
 )
 from .._types import (
@@ -22,6 +22,7 @@ from .._types import (
     CompletionRequest,
     Credentials,
     HttpRequest,
+    Media,
     ModelResponse,
     ModelResponseStream,
     decode_json,
@@ -30,9 +31,10 @@ from .._types import (
 )
 from .._version import __version__
 from ..sse import SSEDecodeError, SSEDecoder
-from . import ProviderSpec
+from . import ProviderSpec, resolve_credentials
+from ._common import parse_error_body
 
-__all__ = ["OpenAIProvider", "OpenAIStreamDecoder", "make_provider"]
+__all__ = ["OpenAIProvider", "OpenAIStreamDecoder", "inband_status", "make_provider"]
 
 _USER_AGENT = f"ritellm/{__version__}".encode()
 _set_class = object.__setattr__  # obj.__class__ = X without AttrDict's __setattr__
@@ -43,10 +45,30 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 class OpenAIProvider:
     """Translator for ``POST {base_url}/chat/completions``."""
 
+    credential_params: tuple[str, ...] = ()
+
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
 
-    def build_request(self, req: CompletionRequest, creds: Credentials) -> HttpRequest:
+    def credentials(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        options: Mapping[str, Any],
+        environ: Mapping[str, str],
+    ) -> Credentials:
+        return resolve_credentials(self.spec, api_key=api_key, base_url=base_url, environ=environ)
+
+    def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
+        return ()  # image URLs are passed by reference
+
+    def build_request(
+        self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
+    ) -> HttpRequest:
+        return self._request(req, creds, creds.base_url + "/chat/completions")
+
+    def _request(self, req: CompletionRequest, creds: Credentials, url: str) -> HttpRequest:
         payload: dict[str, Any] = {"model": req.model, "messages": req.messages}
         payload.update(req.params)
         if req.stream:
@@ -57,17 +79,25 @@ class OpenAIProvider:
             (b"User-Agent", _USER_AGENT),
         ]
         if creds.api_key:
-            headers.append((b"Authorization", b"Bearer " + creds.api_key.encode()))
+            headers.append(self._auth(creds))
         headers.extend(creds.headers)
-        return HttpRequest(
-            method=b"POST",
-            url=creds.base_url + "/chat/completions",
-            headers=headers,
-            body=_dumps(payload).encode(),
-        )
+        return HttpRequest(method=b"POST", url=url, headers=headers, body=_dumps(payload).encode())
+
+    def _auth(self, creds: Credentials) -> tuple[bytes, bytes]:
+        assert creds.api_key is not None
+        return (b"Authorization", b"Bearer " + creds.api_key.encode())
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
+        return parse_error_body(body)
 
     def parse_completion(
-        self, status: int, headers: Mapping[str, str], body: bytes
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        req: CompletionRequest,
+        now: int,
     ) -> ModelResponse:
         try:
             obj = decode_json(body)
@@ -77,14 +107,15 @@ class OpenAIProvider:
             raise _invalid(self.spec, status, headers, body, f"response with {what}") from None
         if isinstance(obj, dict) and obj.get("error"):
             # llama.cpp (and some proxies) have sent errors with a 2xx status.
-            raise error_from_response(status, headers, body, provider=self.spec.name)
+            info = parse_error_body(body)
+            raise error_from_response(status, headers, body, info=info, provider=self.spec.name)
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
             raise _invalid(
                 self.spec, status, headers, body, "response is not a chat.completion object"
             )
         return retype(obj, ModelResponse)
 
-    def stream_decoder(self) -> OpenAIStreamDecoder:
+    def stream_decoder(self, req: CompletionRequest, *, now: int) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self.spec.name)
 
 
@@ -203,7 +234,8 @@ class OpenAIStreamDecoder:
 
     def _error(self, data: str) -> StreamError:
         info = parse_error_body(data.encode())
-        return StreamError(
+        info.status = inband_status(info)
+        err = StreamError(
             info.message or "An error occurred during streaming",
             type=info.type,
             code=info.code,
@@ -211,6 +243,21 @@ class OpenAIStreamDecoder:
             provider=self._provider,
             body=info.body,
         )
+        err.inband = info
+        return err
+
+
+def inband_status(info: ErrorInfo) -> int:
+    """The HTTP twin of an error event inside a 200 stream: a numeric code in the error
+    (OpenRouter sends the upstream status), else by its type, else 500."""
+    if info.code is not None and info.code.isdigit() and 400 <= int(info.code) <= 599:
+        return int(info.code)
+    kind = (info.type or "").lower()
+    if "rate_limit" in kind or kind in ("requests", "tokens"):
+        return 429
+    if kind == "invalid_request_error":
+        return 400
+    return 500
 
 
 def make_provider(spec: ProviderSpec) -> OpenAIProvider:

@@ -1,0 +1,125 @@
+"""Checks of single argument values (messages, headers, numbers, retries, extra body
+parameters): a typed ParameterError or ParameterTypeError with a clear message, before I/O.
+
+Pure: standard library and ritellm's error tree only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._errors import ParameterError, ParameterTypeError
+
+__all__ = [
+    "check_additional",
+    "check_headers",
+    "check_key",
+    "check_messages",
+    "check_number",
+    "check_retries",
+]
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def check_messages(messages: object) -> list[Mapping[str, Any]]:
+    """OpenAI-style messages: a non-empty list of dicts, each with a str role."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise ParameterTypeError(
+            "messages must be a list of dicts like {'role': 'user', 'content': '...'}, "
+            f"not {type(messages).__name__}"
+        )
+    if not messages:
+        raise ParameterError("messages must contain at least one message")
+    checked: list[Mapping[str, Any]] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise ParameterTypeError(
+                f"messages[{i}] must be a dict with 'role' and 'content', "
+                f"not {type(message).__name__}"
+            )
+        role = message.get("role")
+        if not isinstance(role, str) or not role:
+            raise ParameterError(f"messages[{i}] has no 'role' (got {role!r})")
+        checked.append(message if isinstance(message, dict) else dict(message))
+    return checked
+
+
+def check_additional(value: object) -> dict[str, Any]:
+    """``additional_params``: a JSON object given as text or a dict, as a new dict."""
+    if value is None:
+        return {}
+    if isinstance(value, str | bytes):
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise ParameterError(f"additional_params is not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise ParameterError(
+                f"additional_params must be a JSON object, got {type(parsed).__name__}"
+            )
+        return parsed
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise ParameterTypeError(
+        f"additional_params must be a JSON object string or a dict, not {type(value).__name__}"
+    )
+
+
+def check_headers(headers: object) -> list[tuple[bytes, bytes]]:
+    """``extra_headers`` as wire-ready (name, value) pairs."""
+    if not isinstance(headers, Mapping):
+        raise ParameterTypeError("extra_headers must be a dict of str to str")
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ParameterTypeError("extra_headers must be a dict of str to str")
+        if not name or not _TOKEN_CHARS.issuperset(name):
+            raise ParameterError(f"extra_headers: {name!r} is not a valid header name")
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ParameterError(f"extra_headers: the value of {name!r} contains CR, LF or NUL")
+        try:
+            out.append((name.encode("ascii"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ParameterError(
+                f"extra_headers: the value of {name!r} is not Latin-1 text"
+            ) from None
+    return out
+
+
+def check_key(api_key: str | None) -> None:
+    """An API key that can be sent in a header."""
+    # A key is sent in a header: control characters would corrupt the request. The message
+    # must not quote the key.
+    if api_key is not None and (not api_key.isprintable() or api_key != api_key.strip()):
+        raise ParameterError(
+            "api_key contains whitespace or control characters (check for a stray newline)"
+        )
+
+
+def check_number(name: str, value: object, *, integer: bool = False) -> None:
+    """Raise ParameterTypeError unless ``value`` is a number (an int with ``integer``)."""
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise ParameterTypeError(f"{name} must be {kind}, not {type(value).__name__}")
+
+
+def check_retries(num_retries: object, max_retries: object, default: int) -> int:
+    """``num_retries`` / ``max_retries`` (aliases) as a checked count."""
+    if num_retries is not None and max_retries is not None and num_retries != max_retries:
+        raise ParameterError("num_retries and max_retries are aliases; pass only one")
+    name, value = (
+        ("num_retries", num_retries) if num_retries is not None else ("max_retries", max_retries)
+    )
+    if value is None:
+        return default
+    check_number(name, value, integer=True)
+    assert isinstance(value, int)
+    if value < 0:
+        raise ParameterError(f"{name} must be >= 0, got {value}")
+    return value

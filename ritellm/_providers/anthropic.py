@@ -1,0 +1,434 @@
+"""Anthropic Messages wire format (``POST {base}/v1/messages``, wire-formats §4): OpenAI chat
+arguments -> a Messages request, a Messages response -> ``chat.completion`` (streams: see
+``_anthropic_stream``). Pure translator: standard library and ritellm's pure modules only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._errors import (
+    APIResponseValidationError,
+    ErrorInfo,
+    ParameterError,
+    ParameterTypeError,
+    error_from_response,
+    snippet,
+)
+from .._types import CompletionRequest, Credentials, HttpRequest, Media, ModelResponse, decode_json
+from .._version import __version__
+from . import ProviderSpec, resolve_credentials
+from ._anthropic_stream import AnthropicStreamDecoder, error_info, error_status, message_completion
+from ._common import (
+    REASONING_BUDGETS,
+    dumps,
+    function_tools,
+    max_tokens,
+    reasoning_effort,
+    response_format,
+    stop_sequences,
+    tool_choice,
+    unsupported,
+)
+from ._conversation import Conversation, Image, Part, Text, Thinking, ToolCall, conversation
+
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "DEFAULT_MAX_TOKENS",
+    "AnthropicProvider",
+    "make_provider",
+    "strict_schema",
+]
+
+DEFAULT_MAX_TOKENS = 4096
+"""``max_tokens`` sent when the caller gives none (the API requires it; LiteLLM's default).
+With thinking on, the default is the thinking budget plus this much for the answer."""
+
+ANTHROPIC_VERSION = "2023-06-01"
+"""The ``anthropic-version`` header: the only API version in use (wire-formats §4.1)."""
+
+_USER_AGENT = f"ritellm/{__version__}".encode()
+_JSON = b"application/json"
+
+# OpenAI parameters the Messages API has no equivalent for.
+# fmt: off
+_UNSUPPORTED = frozenset({
+    "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "store", "modalities", "audio", "prediction", "web_search_options", "verbosity",
+    "prompt_cache_key", "safety_identifier", "functions", "function_call",
+})
+# OpenAI parameters translated by _parameters; every other one is sent unchanged (top_k,
+# metadata, service_tier, thinking, ... and temperature/top_p, which share OpenAI's names).
+_TRANSLATED = _UNSUPPORTED | frozenset({
+    "n", "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice",
+    "parallel_tool_calls", "response_format", "reasoning_effort", "user", "stream_options",
+})
+# fmt: on
+# Native fields that a translated parameter also fills: the caller's dict is merged over ours
+# (user -> metadata.user_id, response_format -> output_config.format).
+_MERGED = frozenset({"metadata", "output_config"})
+_CHOICES = {"auto": "auto", "none": "none", "required": "any"}
+
+
+class AnthropicProvider:
+    """Translator for ``POST {base_url}/v1/messages``."""
+
+    credential_params: tuple[str, ...] = ()
+
+    def __init__(self, spec: ProviderSpec) -> None:
+        self.spec = spec
+
+    def credentials(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        options: Mapping[str, Any],
+        environ: Mapping[str, str],
+    ) -> Credentials:
+        creds = resolve_credentials(self.spec, api_key=api_key, base_url=base_url, environ=environ)
+        root = _root(creds.base_url)
+        if root == creds.base_url:
+            return creds
+        # Resolved again from the root, so that the default API named as ".../v1" still
+        # needs a key before any I/O.
+        return resolve_credentials(self.spec, api_key=api_key, base_url=root, environ=environ)
+
+    def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
+        return ()  # image URLs are passed by reference ({"source": {"type": "url"}})
+
+    def build_request(
+        self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
+    ) -> HttpRequest:
+        headers = [
+            (b"Content-Type", _JSON),
+            (b"Accept", b"text/event-stream" if req.stream else _JSON),
+            (b"User-Agent", _USER_AGENT),
+        ]
+        if creds.api_key:
+            headers.append((b"x-api-key", creds.api_key.encode()))
+        headers.append((b"anthropic-version", ANTHROPIC_VERSION.encode()))
+        headers.extend(creds.headers)
+        return HttpRequest(
+            method=b"POST",
+            url=creds.base_url + "/v1/messages",
+            headers=headers,
+            body=dumps(_body(req, self.spec.name)).encode(),
+        )
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
+        return error_info(body)
+
+    def parse_completion(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        req: CompletionRequest,
+        now: int,
+    ) -> ModelResponse:
+        try:
+            obj = decode_json(body)
+        except ValueError:
+            ctype = headers.get("content-type", "no content type")
+            what = f"an empty body ({ctype})" if not body else f"a body that is not JSON ({ctype})"
+            raise self._invalid(status, headers, body, f"response with {what}") from None
+        if isinstance(obj, dict) and (obj.get("type") == "error" or obj.get("error")):
+            # An error sent with a 2xx status: raised as the status Anthropic pairs it with.
+            info = self.parse_error(status, headers, body)
+            info.status = error_status(info)
+            raise error_from_response(
+                info.status, headers, body, info=info, provider=self.spec.name
+            )
+        result = message_completion(obj, req.model, now) if isinstance(obj, dict) else None
+        if result is None:
+            raise self._invalid(status, headers, body, "response is not a Messages API message")
+        return result
+
+    def _invalid(
+        self, status: int, headers: Mapping[str, str], body: bytes, what: str
+    ) -> APIResponseValidationError:
+        text = snippet(body)
+        return APIResponseValidationError(
+            f"{what}: {text!r}" if text else what,
+            status_code=status,
+            provider=self.spec.name,
+            body=text,
+            headers=headers,
+            request_id=headers.get("request-id") or headers.get("x-request-id"),
+        )
+
+    def stream_decoder(self, req: CompletionRequest, *, now: int) -> AnthropicStreamDecoder:
+        options = req.params.get("stream_options")
+        include = isinstance(options, Mapping) and bool(options.get("include_usage"))
+        return AnthropicStreamDecoder(
+            self.spec.name, model=req.model, created=now, include_usage=include
+        )
+
+
+def _root(url: str) -> str:
+    """The server root, whether the base URL was given as the root, ``…/v1`` or the full
+    ``…/v1/messages`` (SDKs and docs use all three)."""
+    url = url.rstrip("/")
+    for suffix in ("/v1/messages", "/v1"):
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def _body(req: CompletionRequest, provider: str) -> dict[str, Any]:
+    chat = conversation(req.messages)
+    body: dict[str, Any] = {"model": req.model, "max_tokens": DEFAULT_MAX_TOKENS}
+    if chat.system:
+        parts = chat.system
+        # The plain-string form when it says everything (one block, nothing attached).
+        body["system"] = (
+            parts[0].text if len(parts) == 1 and not parts[0].extra else [_text(p) for p in parts]
+        )
+    body["messages"] = _messages(chat, req.messages)
+    _parameters(req, body, provider)
+    for name, value in req.params.items():
+        if name in _TRANSLATED:
+            continue
+        mapped = body.get(name)
+        if name in _MERGED and isinstance(mapped, dict) and isinstance(value, Mapping):
+            body[name] = {**mapped, **value}
+        else:
+            body[name] = value  # the caller's native field wins over a translated one
+    if req.stream:
+        body["stream"] = True
+    return body
+
+
+def _text(part: Text) -> dict[str, Any]:
+    return {"type": "text", "text": part.text, **part.extra}
+
+
+def _image(part: Image) -> dict[str, Any]:
+    if part.url is not None:
+        source: dict[str, Any] = {"type": "url", "url": part.url}
+    else:
+        source = {"type": "base64", "media_type": part.mime_type, "data": part.data}
+    return {"type": "image", "source": source, **part.extra}
+
+
+def _messages(chat: Conversation, raw: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for turn in chat.turns:
+        parts = turn.parts
+        first = parts[0]
+        if len(parts) == 1 and isinstance(first, Text) and not first.extra:
+            out.append({"role": turn.role, "content": first.text})
+        else:
+            out.append({"role": turn.role, "content": [_block(p, raw) for p in parts]})
+    return out
+
+
+def _block(part: Part, raw: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    if isinstance(part, Text):
+        return _text(part)
+    if isinstance(part, Image):
+        return _image(part)
+    if isinstance(part, Thinking):
+        return dict(part.block)  # sent back exactly as the model produced it
+    if isinstance(part, ToolCall):
+        if not part.id:
+            raise ParameterError(
+                f"{_call_without_id(raw)} has no id: Anthropic needs an id on every tool "
+                "call to match it with its tool_result"
+            )
+        return {"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments}
+    if not part.id:
+        raise ParameterError(
+            f"{_result_without_id(raw)} has no tool_call_id: Anthropic matches each tool "
+            "result to its tool call by id (use role 'tool' with tool_call_id)"
+        )
+    content: str | list[dict[str, Any]] = part.text
+    # Blocks when a string cannot carry it all: an image, or a part's cache_control.
+    if any(isinstance(p, Image) or p.extra for p in part.content):
+        content = [_image(p) if isinstance(p, Image) else _text(p) for p in part.content]
+    return {"type": "tool_result", "tool_use_id": part.id, "content": content}
+
+
+def _call_without_id(raw: Sequence[Mapping[str, Any]]) -> str:
+    for i, message in enumerate(raw):
+        if message["role"] != "assistant":
+            continue
+        for j, call in enumerate(message.get("tool_calls") or ()):
+            if isinstance(call, Mapping) and not call.get("id"):
+                return f"messages[{i}].tool_calls[{j}]"
+        if isinstance(message.get("function_call"), Mapping):
+            return f"messages[{i}].function_call"
+    return "a tool call"  # pragma: no cover - conversation() only makes calls from these
+
+
+def _result_without_id(raw: Sequence[Mapping[str, Any]]) -> str:
+    for i, message in enumerate(raw):
+        if message["role"] in ("tool", "function") and not message.get("tool_call_id"):
+            return f"messages[{i}]"
+    return "a tool result"  # pragma: no cover - conversation() only makes results from these
+
+
+def _parameters(req: CompletionRequest, body: dict[str, Any], provider: str) -> None:
+    """The translated OpenAI parameters, into ``body`` (wire-formats §4.2, §4.12)."""
+    params = req.params
+    for name, value in params.items():
+        if value is None:
+            continue
+        if name in _UNSUPPORTED or (name == "n" and value != 1):
+            unsupported(provider, name, req)
+    if params.get("stop") is not None:
+        body["stop_sequences"] = stop_sequences(params["stop"])
+    if params.get("tools") is not None:
+        body["tools"] = [
+            {
+                "name": tool.name,
+                **({"description": tool.description} if tool.description is not None else {}),
+                "input_schema": tool.parameters,
+                **({"strict": tool.strict} if tool.strict is not None else {}),
+            }
+            for tool in function_tools(params["tools"])
+        ]
+    choice = _tool_choice(params)
+    if choice is not None:
+        body["tool_choice"] = choice
+    if params.get("response_format") is not None:
+        fmt = response_format(params["response_format"])
+        if fmt.kind == "json_schema" and fmt.schema is not None:
+            schema = strict_schema(fmt.schema)
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        elif fmt.kind == "json_object" and not req.drop_params:
+            raise ParameterError(
+                f"{provider} has no JSON mode without a schema (response_format "
+                "{'type': 'json_object'}): pass {'type': 'json_schema', 'json_schema': "
+                "{'name': ..., 'schema': {...}}} or a Pydantic model class instead, or "
+                "drop_params=True to drop it"
+            )
+    _thinking(params, body)
+    user = params.get("user")
+    if user is not None:
+        if not isinstance(user, str):
+            raise ParameterTypeError(f"user must be a str, not {type(user).__name__}")
+        body["metadata"] = {"user_id": user}
+
+
+def _tool_choice(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    parallel = params.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise ParameterTypeError(f"parallel_tool_calls must be True or False, not {parallel!r}")
+    choice: dict[str, Any] | None = None
+    if params.get("tool_choice") is not None:
+        value = tool_choice(params["tool_choice"])
+        if isinstance(value, tuple):
+            choice = {"type": "tool", "name": value[1]}
+        else:
+            choice = {"type": _CHOICES[value]}
+    # Without tools the flag means nothing (and the API refuses a tool_choice without tools).
+    if parallel is False and params.get("tools"):
+        choice = choice or {"type": "auto"}
+        if choice["type"] != "none":  # {"type": "none"} takes no other field
+            choice["disable_parallel_tool_use"] = True
+    return choice
+
+
+def _thinking(params: Mapping[str, Any], body: dict[str, Any]) -> None:
+    """reasoning_effort -> ``thinking``, and ``max_tokens``, which must leave room for it."""
+    effort = reasoning_effort(params.get("reasoning_effort"))
+    limit = max_tokens(params)
+    native = params.get("thinking")
+    budget = None
+    if native is not None:
+        # The caller's own thinking config wins and is sent as given (the _body loop): only
+        # its budget is read, for the default max_tokens.
+        if isinstance(native, Mapping) and native.get("type") == "enabled":
+            given = native.get("budget_tokens")
+            budget = given if type(given) is int else None
+    elif effort is not None and effort != "none":
+        budget = REASONING_BUDGETS[effort]
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        if limit is not None and limit <= budget:
+            name = "max_completion_tokens" if "max_completion_tokens" in params else "max_tokens"
+            raise ParameterError(
+                f"{name}={limit} leaves no room for the answer: Anthropic counts thinking "
+                f"against max_tokens, and reasoning_effort={effort!r} is a {budget}-token "
+                f"thinking budget, so {name} must be greater than {budget} (or leave it out "
+                f"to get {budget + DEFAULT_MAX_TOKENS})"
+            )
+    body["max_tokens"] = limit if limit is not None else DEFAULT_MAX_TOKENS + (budget or 0)
+
+
+# Structured outputs take a subset of JSON Schema (Anthropic's structured-outputs docs, "JSON
+# Schema limitations"). strict_schema changes only this, and sends everything else as given
+# (so that the API's own error explains anything else it refuses):
+# - an object schema without "additionalProperties" gets "additionalProperties": false (the
+#   API requires closed objects); an explicit value is kept;
+# - "oneOf" becomes "anyOf" (only anyOf/allOf are supported; for the disjoint variants of a
+#   tagged union, as Pydantic generates them, the two accept the same values);
+# - numeric bounds, string lengths, array sizes other than minItems 0/1 and string formats
+#   outside the supported list are refused: they move into the description as text, so the
+#   model still sees them.
+_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
+)
+# fmt: off
+_MOVED = frozenset({
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
+    "maxLength", "maxItems", "uniqueItems",
+})
+# fmt: on
+_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+_SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems", "items"})
+_SUBSCHEMAS = frozenset({"items", "additionalProperties", "not", "contains"})
+
+
+def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` in the form Anthropic's structured outputs accept.
+
+    Args:
+        schema: a JSON schema (from ``response_format`` or a Pydantic model).
+
+    Returns:
+        A new dict (``schema`` is not modified), changed only as the comment above says.
+    """
+    out: dict[str, Any] = {}
+    moved: list[str] = []
+    for key, value in schema.items():
+        if key in _SUBSCHEMA_MAPS and isinstance(value, Mapping):
+            out[key] = {name: _subschema(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            name = "anyOf" if key == "oneOf" and "anyOf" not in schema else key
+            out[name] = [_subschema(sub) for sub in value]
+        elif key in _SUBSCHEMAS and isinstance(value, Mapping):
+            out[key] = strict_schema(value)
+        elif (
+            key in _MOVED
+            or (key == "minItems" and value not in (0, 1))
+            or (key == "format" and isinstance(value, str) and value not in _FORMATS)
+        ):
+            moved.append(f"{key}={dumps(value)}")
+        else:
+            out[key] = value
+    kind = schema.get("type")
+    closed = kind == "object" or (isinstance(kind, list) and "object" in kind)
+    if (closed or "properties" in schema) and "additionalProperties" not in schema:
+        out["additionalProperties"] = False
+    if moved:
+        note = "Constraints: " + ", ".join(moved)
+        description = out.get("description")
+        has = isinstance(description, str) and description
+        out["description"] = f"{description}\n\n{note}" if has else note
+    return out
+
+
+def _subschema(value: Any) -> Any:
+    return strict_schema(value) if isinstance(value, Mapping) else value
+
+
+def make_provider(spec: ProviderSpec) -> AnthropicProvider:
+    """Registry hook: the translator for ``spec``."""
+    return AnthropicProvider(spec)
