@@ -158,9 +158,10 @@ class Media:
 
 @attrs.frozen(kw_only=True)
 class HttpRequest:
-    """A wire-ready request: the transport adds only Host and Content-Length."""
+    """A wire-ready request: the transport adds only Host and Content-Length. ``repr`` shows
+    neither headers (they carry credentials) nor the body."""
 
     method: bytes
     url: str
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
+    headers: list[tuple[bytes, bytes]] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)

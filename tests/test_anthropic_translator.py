@@ -14,11 +14,8 @@ import ritellm
 from ritellm._errors import ErrorInfo, error_from_response
 from ritellm._providers import PROVIDERS, get_provider, resolve
 from ritellm._providers._common import dumps
-from ritellm._providers.anthropic import (
-    DEFAULT_MAX_TOKENS,
-    AnthropicProvider,
-    strict_schema,
-)
+from ritellm._providers._schema import strict_schema
+from ritellm._providers.anthropic import DEFAULT_MAX_TOKENS, AnthropicProvider
 from ritellm._types import AttrDict, CompletionRequest, Credentials, ModelResponse
 from ritellm._version import __version__
 

@@ -1,178 +1,21 @@
-"""Anthropic Messages responses -> OpenAI shapes: a message as a ``chat.completion``, the SSE
-event state machine that turns a stream into ``chat.completion.chunk`` objects, and the error
-shape. Pure translator: standard library and ritellm's pure modules only.
+"""The Anthropic Messages SSE event state machine: a stream of content-block events as
+``chat.completion.chunk`` objects (wire-formats §4.4-§4.9).
+
+Pure translator: standard library and ritellm's pure modules only.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ErrorInfo, StreamError
-from .._types import AttrDict, ModelResponse, ModelResponseStream, decode_json_text
+from .._errors import StreamError
+from .._types import AttrDict, ModelResponseStream, decode_json_text
 from ..sse import ServerSentEvent
-from ._common import chunk, completion, dumps, parse_error_body
-from ._common import usage as openai_usage
-from .openai import OpenAIStreamDecoder, inband_status
+from ._anthropic_response import error_info, error_status, finish_reason, usage
+from ._common import chunk, dumps
+from ._framing import SSEChunkDecoder, inband_error
 
-__all__ = [
-    "AnthropicStreamDecoder",
-    "error_info",
-    "error_status",
-    "finish_reason",
-    "message_completion",
-    "usage",
-]
-
-# stop_reason -> OpenAI finish_reason (wire-formats §9.2); anything else is "stop".
-# fmt: off
-_FINISH = {
-    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
-    "model_context_window_exceeded": "stop", "max_tokens": "length", "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-# fmt: on
-
-# error.type -> the HTTP status Anthropic sends it with (wire-formats §4.9): the "twin" of an
-# error that arrives inside a 200 stream, so it maps to the class (and retry rule) it would
-# have had as an HTTP error.
-# fmt: off
-_ERROR_STATUS = {
-    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
-    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
-    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
-}
-# fmt: on
-
-
-def finish_reason(stop_reason: object) -> str:
-    """OpenAI's ``finish_reason`` for an Anthropic ``stop_reason`` (unmapped -> "stop")."""
-    return _FINISH.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
-
-
-def _count(value: object) -> int:
-    return value if type(value) is int else 0
-
-
-def usage(raw: Mapping[str, Any]) -> AttrDict:
-    """OpenAI's usage object for Anthropic's ``usage``.
-
-    Anthropic's ``input_tokens`` excludes cached tokens, so the prompt total adds the cache
-    reads and writes (OpenAI's convention: prompt_tokens counts every input token). The cache
-    counts are also kept as top-level keys under LiteLLM's names.
-    """
-    read = raw.get("cache_read_input_tokens")
-    write = raw.get("cache_creation_input_tokens")
-    details = raw.get("output_tokens_details")
-    thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
-    extra: dict[str, int] = {}
-    if type(write) is int:
-        extra["cache_creation_input_tokens"] = write
-    if type(read) is int:
-        extra["cache_read_input_tokens"] = read
-    return openai_usage(
-        _count(raw.get("input_tokens")) + _count(write) + _count(read),
-        _count(raw.get("output_tokens")),
-        cached=read if type(read) is int else None,
-        reasoning=thinking if type(thinking) is int else None,
-        extra=extra,
-    )
-
-
-def error_info(body: bytes) -> ErrorInfo:
-    """Anthropic's ``{"type": "error", "error": {"type", "message"}, "request_id"}`` as an
-    ErrorInfo whose body is the inner error object; any other shape goes to the
-    OpenAI-compatible parser (proxies in front of Anthropic answer in many shapes)."""
-    try:
-        parsed: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return parse_error_body(body)
-    if (
-        not isinstance(parsed, dict)
-        or parsed.get("type") != "error"
-        or not isinstance(parsed.get("error"), dict)
-    ):
-        return parse_error_body(body)
-    inner = parsed["error"]
-    message = inner.get("message")
-    kind = inner.get("type")
-    return ErrorInfo(
-        message if isinstance(message, str) else None,
-        type=kind if isinstance(kind, str) else None,
-        body=inner,
-    )
-
-
-def error_status(info: ErrorInfo) -> int:
-    """The HTTP twin of an Anthropic error that arrived without its own status."""
-    status = _ERROR_STATUS.get(info.type or "")
-    return status if status is not None else inband_status(info)
-
-
-def message_completion(obj: Mapping[str, Any], model: str, now: int) -> ModelResponse | None:
-    """A Messages API message as a ``chat.completion``.
-
-    Args:
-        obj: the decoded response body.
-        model: the requested model id, for a body that names none.
-        now: the unix time for ``created`` (Anthropic sends none).
-
-    Returns:
-        The completion, or None when ``obj`` is not a message (the caller raises).
-    """
-    content = obj.get("content")
-    if not isinstance(content, list) or obj.get("type", "message") != "message":
-        return None
-    texts: list[str] = []
-    calls: list[AttrDict] = []
-    reasoning: list[str] = []
-    blocks: list[AttrDict] = []
-    for block in content:
-        if not isinstance(block, Mapping):
-            return None
-        kind = block.get("type")
-        if kind == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif kind == "tool_use":
-            given = block.get("input")
-            function = AttrDict(
-                name=block.get("name"),
-                arguments=dumps(given) if isinstance(given, Mapping) and given else "{}",
-            )
-            calls.append(AttrDict(id=block.get("id"), type="function", function=function))
-        elif kind == "thinking":
-            text = block.get("thinking")
-            text = text if isinstance(text, str) else ""
-            reasoning.append(text)
-            entry = AttrDict(type="thinking", thinking=text)
-            if isinstance(block.get("signature"), str):
-                entry["signature"] = block["signature"]
-            blocks.append(entry)
-        elif kind == "redacted_thinking":
-            blocks.append(AttrDict(type="redacted_thinking", data=block.get("data")))
-        # Server tool blocks and block types added later: not mapped.
-    text = "".join(texts)
-    message = AttrDict(role="assistant", content=text or (None if calls else ""))
-    if calls:
-        message["tool_calls"] = calls
-    if "".join(reasoning):
-        message["reasoning_content"] = "".join(reasoning)
-    if blocks:
-        message["thinking_blocks"] = blocks
-    message["refusal"] = None
-    choice = AttrDict(
-        index=0, message=message, logprobs=None, finish_reason=finish_reason(obj.get("stop_reason"))
-    )
-    served = obj.get("model")
-    raw = obj.get("usage")
-    return completion(
-        id=obj["id"] if isinstance(obj.get("id"), str) else "",
-        created=now,
-        model=served if isinstance(served, str) else model,
-        choices=[choice],
-        usage=usage(raw) if isinstance(raw, Mapping) else None,
-    )
+__all__ = ["AnthropicStreamDecoder"]
 
 
 class _Block:
@@ -186,7 +29,7 @@ class _Block:
         self.args = False  # a tool call whose arguments have been emitted
 
 
-class AnthropicStreamDecoder(OpenAIStreamDecoder):
+class AnthropicStreamDecoder(SSEChunkDecoder):
     """SSE events -> chunks, following Anthropic's event sequence (wire-formats §4.4):
     ``message_start`` (id, model, input usage), per content block ``content_block_start`` /
     ``content_block_delta`` / ``content_block_stop``, ``message_delta`` (stop reason,
@@ -197,7 +40,7 @@ class AnthropicStreamDecoder(OpenAIStreamDecoder):
     ``message_start`` (a captured real failure) surfaces before anything reaches the caller.
     A body that ends before ``message_stop`` raises StreamError from :meth:`close`. SSE
     framing, and delivering the chunks before an error found in the same read, are the
-    OpenAI decoder's.
+    base class's.
     """
 
     __slots__ = (
@@ -234,15 +77,9 @@ class AnthropicStreamDecoder(OpenAIStreamDecoder):
         self._stop_reason: Any = None
         self._usage: dict[str, Any] = {}
 
-    def close(self) -> list[ModelResponseStream]:
-        if self._failure is not None:
-            raise self._failure
-        self._sse.close()  # an unfinished last event is discarded (SSE rules)
+    def _end(self) -> list[ModelResponseStream]:
         if not self._done:
-            raise StreamError(
-                "stream ended before message_stop (the response was truncated)",
-                provider=self._provider,
-            )
+            raise self._truncated("message_stop")
         return []
 
     def _decode(self, events: list[ServerSentEvent], out: list[ModelResponseStream]) -> None:
@@ -422,14 +259,4 @@ class AnthropicStreamDecoder(OpenAIStreamDecoder):
 
     def _error(self, data: str) -> StreamError:
         info = error_info(data.encode())
-        info.status = error_status(info)
-        err = StreamError(
-            info.message or "An error occurred during streaming",
-            type=info.type,
-            code=info.code,
-            param=info.param,
-            provider=self._provider,
-            body=info.body,
-        )
-        err.inband = info
-        return err
+        return inband_error(info, self._provider, error_status(info))

@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ContentPolicyViolationError, ErrorInfo, StreamError, snippet
+from .._errors import ContentPolicyViolationError, ErrorInfo, StreamError
 from .._types import AttrDict, ModelResponseStream, decode_json_text
-from ..sse import SSEDecodeError, SSEDecoder
+from ..sse import ServerSentEvent
 from ._common import call_id, chunk, dumps, parse_error_body, usage
+from ._framing import SSEChunkDecoder, inband_error
 
 __all__ = ["GeminiStreamDecoder", "Malformed"]  # the other functions serve gemini.py
 
@@ -231,7 +232,7 @@ class _Choice:
         self.finish: str | None = None  # the last finishReason seen
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(SSEChunkDecoder):
     """``streamGenerateContent?alt=sse`` events -> chunks (wire-formats §5.6).
 
     Each event is a whole GenerateContentResponse holding only new parts. A function call
@@ -247,17 +248,7 @@ class GeminiStreamDecoder:
     ``usageMetadata`` (it is cumulative).
     """
 
-    __slots__ = (
-        "_choices",
-        "_created",
-        "_failure",
-        "_id",
-        "_include_usage",
-        "_model",
-        "_provider",
-        "_sse",
-        "_usage",
-    )
+    __slots__ = ("_choices", "_created", "_id", "_include_usage", "_model", "_usage")
 
     def __init__(
         self,
@@ -268,8 +259,7 @@ class GeminiStreamDecoder:
         include_usage: bool,
         max_event_bytes: int = 1 << 20,
     ) -> None:
-        self._sse = SSEDecoder(max_line_bytes=max_event_bytes)
-        self._provider = provider
+        super().__init__(provider, max_event_bytes=max_event_bytes)
         self._include_usage = include_usage
         # id and the served model come with the first event (the requested model stands in
         # while none is named).
@@ -278,42 +268,16 @@ class GeminiStreamDecoder:
         self._model = model
         self._choices: dict[int, _Choice] = {}
         self._usage: Any = None
-        # An error found after good chunks in the same read is raised on the next call, so
-        # any split of the bytes gives the caller the same chunks before the same error.
-        self._failure: Exception | None = None
+        # `done` stays False: the end of the stream is the connection closing.
 
-    @property
-    def done(self) -> bool:
-        return False  # the end of the stream is the connection closing
+    def _decode(self, events: list[ServerSentEvent], out: list[ModelResponseStream]) -> None:
+        for event in events:
+            self._event(event.data, out)
 
-    def feed(self, data: bytes) -> list[ModelResponseStream]:
-        if self._failure is not None:
-            raise self._failure
-        try:
-            events = self._sse.feed(data)
-        except SSEDecodeError as exc:
-            raise StreamError(str(exc), provider=self._provider) from exc
-        out: list[ModelResponseStream] = []
-        try:
-            for event in events:
-                self._event(event.data, out)
-        except (StreamError, ContentPolicyViolationError) as exc:
-            if not out:
-                raise
-            self._failure = exc
-        return out
-
-    def close(self) -> list[ModelResponseStream]:
-        if self._failure is not None:
-            raise self._failure
-        self._sse.close()  # an unterminated last event is dropped (SSE rules)
+    def _end(self) -> list[ModelResponseStream]:
         finished = sorted((i, c) for i, c in self._choices.items() if c.finish is not None)
         if not finished:
-            raise StreamError(
-                "Gemini stream ended before any candidate carried a finishReason (the "
-                "response was truncated)",
-                provider=self._provider,
-            )
+            raise self._truncated("any candidate carried a finishReason")
         out = [
             self._chunk(i, c, AttrDict(), finish_reason(c.finish, c.calls > 0)) for i, c in finished
         ]
@@ -395,19 +359,4 @@ class GeminiStreamDecoder:
 
     def _inband(self, data: str) -> StreamError:
         info = error_info(data.encode())
-        info.status = twin_status(info)
-        err = StreamError(
-            info.message or "An error occurred during streaming",
-            type=info.type,
-            code=info.code,
-            param=info.param,
-            provider=self._provider,
-            body=info.body,
-            retry_after=info.retry_after,
-        )
-        err.inband = info
-        return err
-
-    def _malformed(self, what: str, data: str) -> StreamError:
-        text = snippet(data)
-        return StreamError(f"{what}: {text!r}", provider=self._provider, body=text)
+        return inband_error(info, self._provider, twin_status(info))

@@ -9,17 +9,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import (
-    APIResponseValidationError,
     ErrorInfo,
     ParameterError,
     ParameterTypeError,
     error_from_response,
-    snippet,
 )
-from .._types import CompletionRequest, Credentials, HttpRequest, Media, ModelResponse, decode_json
+from .._types import CompletionRequest, Credentials, HttpRequest, Media, ModelResponse
 from .._version import __version__
 from . import ProviderSpec, resolve_credentials
-from ._anthropic_stream import AnthropicStreamDecoder, error_info, error_status, message_completion
+from ._anthropic_response import error_info, error_status, message_completion
+from ._anthropic_stream import AnthropicStreamDecoder
 from ._common import (
     REASONING_BUDGETS,
     dumps,
@@ -32,13 +31,14 @@ from ._common import (
     unsupported,
 )
 from ._conversation import Conversation, Image, Part, Text, Thinking, ToolCall, conversation
+from ._framing import invalid_response, json_body
+from ._schema import strict_schema
 
 __all__ = [
     "ANTHROPIC_VERSION",
     "DEFAULT_MAX_TOKENS",
     "AnthropicProvider",
     "make_provider",
-    "strict_schema",
 ]
 
 DEFAULT_MAX_TOKENS = 4096
@@ -129,12 +129,7 @@ class AnthropicProvider:
         req: CompletionRequest,
         now: int,
     ) -> ModelResponse:
-        try:
-            obj = decode_json(body)
-        except ValueError:
-            ctype = headers.get("content-type", "no content type")
-            what = f"an empty body ({ctype})" if not body else f"a body that is not JSON ({ctype})"
-            raise self._invalid(status, headers, body, f"response with {what}") from None
+        obj = json_body(self.spec.name, status, headers, body)
         if isinstance(obj, dict) and (obj.get("type") == "error" or obj.get("error")):
             # An error sent with a 2xx status: raised as the status Anthropic pairs it with.
             info = self.parse_error(status, headers, body)
@@ -144,21 +139,10 @@ class AnthropicProvider:
             )
         result = message_completion(obj, req.model, now) if isinstance(obj, dict) else None
         if result is None:
-            raise self._invalid(status, headers, body, "response is not a Messages API message")
+            raise invalid_response(
+                self.spec.name, status, headers, body, "response is not a Messages API message"
+            )
         return result
-
-    def _invalid(
-        self, status: int, headers: Mapping[str, str], body: bytes, what: str
-    ) -> APIResponseValidationError:
-        text = snippet(body)
-        return APIResponseValidationError(
-            f"{what}: {text!r}" if text else what,
-            status_code=status,
-            provider=self.spec.name,
-            body=text,
-            headers=headers,
-            request_id=headers.get("request-id") or headers.get("x-request-id"),
-        )
 
     def stream_decoder(self, req: CompletionRequest, *, now: int) -> AnthropicStreamDecoder:
         options = req.params.get("stream_options")
@@ -360,73 +344,6 @@ def _thinking(params: Mapping[str, Any], body: dict[str, Any]) -> None:
                 f"to get {budget + DEFAULT_MAX_TOKENS})"
             )
     body["max_tokens"] = limit if limit is not None else DEFAULT_MAX_TOKENS + (budget or 0)
-
-
-# Structured outputs take a subset of JSON Schema (Anthropic's structured-outputs docs, "JSON
-# Schema limitations"). strict_schema changes only this, and sends everything else as given
-# (so that the API's own error explains anything else it refuses):
-# - an object schema without "additionalProperties" gets "additionalProperties": false (the
-#   API requires closed objects); an explicit value is kept;
-# - "oneOf" becomes "anyOf" (only anyOf/allOf are supported; for the disjoint variants of a
-#   tagged union, as Pydantic generates them, the two accept the same values);
-# - numeric bounds, string lengths, array sizes other than minItems 0/1 and string formats
-#   outside the supported list are refused: they move into the description as text, so the
-#   model still sees them.
-_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
-)
-# fmt: off
-_MOVED = frozenset({
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
-    "maxLength", "maxItems", "uniqueItems",
-})
-# fmt: on
-_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
-_SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems", "items"})
-_SUBSCHEMAS = frozenset({"items", "additionalProperties", "not", "contains"})
-
-
-def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """``schema`` in the form Anthropic's structured outputs accept.
-
-    Args:
-        schema: a JSON schema (from ``response_format`` or a Pydantic model).
-
-    Returns:
-        A new dict (``schema`` is not modified), changed only as the comment above says.
-    """
-    out: dict[str, Any] = {}
-    moved: list[str] = []
-    for key, value in schema.items():
-        if key in _SUBSCHEMA_MAPS and isinstance(value, Mapping):
-            out[key] = {name: _subschema(sub) for name, sub in value.items()}
-        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
-            name = "anyOf" if key == "oneOf" and "anyOf" not in schema else key
-            out[name] = [_subschema(sub) for sub in value]
-        elif key in _SUBSCHEMAS and isinstance(value, Mapping):
-            out[key] = strict_schema(value)
-        elif (
-            key in _MOVED
-            or (key == "minItems" and value not in (0, 1))
-            or (key == "format" and isinstance(value, str) and value not in _FORMATS)
-        ):
-            moved.append(f"{key}={dumps(value)}")
-        else:
-            out[key] = value
-    kind = schema.get("type")
-    closed = kind == "object" or (isinstance(kind, list) and "object" in kind)
-    if (closed or "properties" in schema) and "additionalProperties" not in schema:
-        out["additionalProperties"] = False
-    if moved:
-        note = "Constraints: " + ", ".join(moved)
-        description = out.get("description")
-        has = isinstance(description, str) and description
-        out["description"] = f"{description}\n\n{note}" if has else note
-    return out
-
-
-def _subschema(value: Any) -> Any:
-    return strict_schema(value) if isinstance(value, Mapping) else value
 
 
 def make_provider(spec: ProviderSpec) -> AnthropicProvider:

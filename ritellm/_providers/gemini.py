@@ -12,12 +12,10 @@ from typing import Any
 from urllib.parse import quote
 
 from .._errors import (
-    APIResponseValidationError,
     ErrorInfo,
     ParameterError,
     ParameterTypeError,
     error_from_response,
-    snippet,
 )
 from .._types import (
     AttrDict,
@@ -26,13 +24,13 @@ from .._types import (
     HttpRequest,
     Media,
     ModelResponse,
-    decode_json,
 )
 from .._version import __version__
 from . import ProviderSpec, resolve_credentials
 from . import _common as common
 from . import _gemini_stream as results
 from ._conversation import Image, Text, ToolCall, ToolResult, conversation
+from ._framing import invalid_response, json_body
 from ._gemini_stream import GeminiStreamDecoder
 
 __all__ = ["GeminiProvider", "GeminiStreamDecoder", "make_provider"]
@@ -157,12 +155,7 @@ class GeminiProvider:
         req: CompletionRequest,
         now: int,
     ) -> ModelResponse:
-        try:
-            obj = decode_json(body)
-        except ValueError:
-            ctype = headers.get("content-type", "no content type")
-            what = f"an empty body ({ctype})" if not body else f"a body that is not JSON ({ctype})"
-            raise self._invalid(status, headers, body, f"response with {what}") from None
+        obj = json_body(self.spec.name, status, headers, body)
         if type(obj) is list and len(obj) == 1 and isinstance(obj[0], dict):
             obj = obj[0]  # the form errors take on the streaming endpoint without alt=sse
         if isinstance(obj, dict) and obj.get("error"):
@@ -173,7 +166,7 @@ class GeminiProvider:
             raise error_from_response(status, headers, body, info=info, provider=self.spec.name)
         if not isinstance(obj, dict) or not obj.keys() & {"candidates", "promptFeedback"}:
             what = "response is not a GenerateContentResponse object"
-            raise self._invalid(status, headers, body, what)
+            raise invalid_response(self.spec.name, status, headers, body, what)
         block = results.prompt_block(obj)
         if block is not None:  # a 200 with no candidates: never an empty success
             raise error_from_response(status, headers, body, info=block, provider=self.spec.name)
@@ -182,26 +175,13 @@ class GeminiProvider:
             choices = [_choice(i, cand, rid) for i, cand in results.candidates(obj)]
         except results.Malformed as exc:
             what = f"malformed Gemini response ({exc})"
-            raise self._invalid(status, headers, body, what) from None
+            raise invalid_response(self.spec.name, status, headers, body, what) from None
         return common.completion(
             id=rid,
             created=now,
             model=results.model_name(obj, req.model.removeprefix("models/")),
             choices=sorted(choices, key=lambda c: c.index),
             usage=results.usage_of(obj.get("usageMetadata")),
-        )
-
-    def _invalid(
-        self, status: int, headers: Mapping[str, str], body: bytes, what: str
-    ) -> APIResponseValidationError:
-        text = snippet(body)
-        return APIResponseValidationError(
-            f"{what}: {text!r}" if text else what,
-            status_code=status,
-            provider=self.spec.name,
-            body=text,
-            headers=headers,
-            request_id=headers.get("x-request-id"),
         )
 
     def stream_decoder(self, req: CompletionRequest, *, now: int) -> GeminiStreamDecoder:

@@ -10,13 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import (
-    APIResponseValidationError,
-    ErrorInfo,
-    StreamError,
-    error_from_response,
-    snippet,
-)
+from .._errors import ErrorInfo, StreamError, error_from_response
 from .._types import (
     AttrDict,
     CompletionRequest,
@@ -25,14 +19,13 @@ from .._types import (
     Media,
     ModelResponse,
     ModelResponseStream,
-    decode_json,
     decode_json_text,
     retype,
 )
 from .._version import __version__
-from ..sse import SSEDecodeError, SSEDecoder
 from . import ProviderSpec, resolve_credentials
 from ._common import parse_error_body
+from ._framing import SSEChunkDecoder, inband_error, invalid_response, json_body
 
 __all__ = ["OpenAIProvider", "OpenAIStreamDecoder", "inband_status", "make_provider"]
 
@@ -99,19 +92,14 @@ class OpenAIProvider:
         req: CompletionRequest,
         now: int,
     ) -> ModelResponse:
-        try:
-            obj = decode_json(body)
-        except ValueError:
-            ctype = headers.get("content-type", "no content type")
-            what = f"an empty body ({ctype})" if not body else f"a body that is not JSON ({ctype})"
-            raise _invalid(self.spec, status, headers, body, f"response with {what}") from None
+        obj = json_body(self.spec.name, status, headers, body)
         if isinstance(obj, dict) and obj.get("error"):
             # llama.cpp (and some proxies) have sent errors with a 2xx status.
             info = parse_error_body(body)
             raise error_from_response(status, headers, body, info=info, provider=self.spec.name)
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
-            raise _invalid(
-                self.spec, status, headers, body, "response is not a chat.completion object"
+            raise invalid_response(
+                self.spec.name, status, headers, body, "response is not a chat.completion object"
             )
         return retype(obj, ModelResponse)
 
@@ -119,77 +107,24 @@ class OpenAIProvider:
         return OpenAIStreamDecoder(self.spec.name)
 
 
-def _invalid(
-    spec: ProviderSpec, status: int, headers: Mapping[str, str], body: bytes, what: str
-) -> APIResponseValidationError:
-    text = snippet(body)
-    return APIResponseValidationError(
-        f"{what}: {text!r}" if text else what,
-        status_code=status,
-        provider=spec.name,
-        body=text,
-        headers=headers,
-        request_id=headers.get("x-request-id"),
-    )
-
-
-class OpenAIStreamDecoder:
+class OpenAIStreamDecoder(SSEChunkDecoder):
     """SSE events → chunks. ``data: [DONE]`` ends the stream; ``{"error": ...}`` raises.
 
     A body that ends before ``[DONE]`` and before any choice finished is a truncated stream
     and raises StreamError from :meth:`close` rather than passing for success.
     """
 
-    __slots__ = ("_done", "_failure", "_last_choices", "_provider", "_sse")
+    __slots__ = ("_last_choices",)
 
     def __init__(self, provider: str, *, max_event_bytes: int = 1 << 20) -> None:
-        self._sse = SSEDecoder(max_line_bytes=max_event_bytes)
-        self._provider = provider
-        self._done = False
+        super().__init__(provider, max_event_bytes=max_event_bytes)
         self._last_choices: list[Any] = []
-        # An error found after good chunks in the same read: those chunks are delivered
-        # first and the error is raised on the next call, so any split of the bytes gives
-        # the caller the same chunks before the same error.
-        self._failure: StreamError | None = None
 
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def feed(self, data: bytes) -> list[ModelResponseStream]:
-        if self._failure is not None:
-            raise self._failure
-        try:
-            events = self._sse.feed(data)
-        except SSEDecodeError as exc:
-            raise StreamError(str(exc), provider=self._provider) from exc
-        return self._chunks(events) if events else []
-
-    def close(self) -> list[ModelResponseStream]:
-        if self._failure is not None:
-            raise self._failure
-        try:
-            chunks = self._chunks(self._sse.close())
-        except SSEDecodeError as exc:  # pragma: no cover - close() only flushes
-            raise StreamError(str(exc), provider=self._provider) from exc
+    def _end(self) -> list[ModelResponseStream]:
         finished = any(choice.get("finish_reason") for choice in self._last_choices)
         if not self._done and not finished:
-            raise StreamError(
-                "stream ended before data: [DONE] and before any choice finished "
-                "(the response was truncated)",
-                provider=self._provider,
-            )
-        return chunks
-
-    def _chunks(self, events: list[Any]) -> list[ModelResponseStream]:
-        out: list[ModelResponseStream] = []
-        try:
-            self._decode(events, out)
-        except StreamError as exc:
-            if not out:
-                raise
-            self._failure = exc
-        return out
+            raise self._truncated("data: [DONE] and before any choice finished")
+        return []
 
     def _decode(self, events: list[Any], out: list[ModelResponseStream]) -> None:
         # The per-chunk hot path: ~1 µs here besides the JSON decode itself. Exact type
@@ -227,24 +162,9 @@ class OpenAIStreamDecoder:
             _set_class(obj, "__class__", ModelResponseStream)
             out.append(obj)  # type: ignore[arg-type]  # its class is now ModelResponseStream
 
-    def _malformed(self, what: str, data: str) -> StreamError:
-        return StreamError(
-            f"{what}: {snippet(data)!r}", provider=self._provider, body=snippet(data)
-        )
-
     def _error(self, data: str) -> StreamError:
         info = parse_error_body(data.encode())
-        info.status = inband_status(info)
-        err = StreamError(
-            info.message or "An error occurred during streaming",
-            type=info.type,
-            code=info.code,
-            param=info.param,
-            provider=self._provider,
-            body=info.body,
-        )
-        err.inband = info
-        return err
+        return inband_error(info, self._provider, inband_status(info))
 
 
 def inband_status(info: ErrorInfo) -> int:
