@@ -16,12 +16,17 @@ from ._server import Simulator
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ritellm.testing",
-        description="Serve a local OpenAI-compatible simulator for tests and demos.",
+        description=(
+            "Serve a local simulator of the OpenAI, Anthropic, Gemini and Azure OpenAI APIs for "
+            "tests and demos."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port, 0 = any free one")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
-    parser.add_argument("--api-key", default=None, help="require this Bearer key")
+    parser.add_argument(
+        "--api-key", default=None, help="require this key (in each format's own header)"
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop to use"
@@ -40,7 +45,11 @@ async def _serve(args: argparse.Namespace) -> None:
     ) as sim:
         # Signals are received as messages so shutdown runs the normal cleanup path.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            # The first line's URL is what scripts parse (the OpenAI base URL); keep it first.
             print(f"ritellm simulator: OpenAI base URL {sim.base_url}", flush=True)
+            print(f"  Anthropic base URL {sim.url}  (anthropic.Anthropic(base_url=...))")
+            print(f"  Gemini base URL    {sim.url}  (genai HttpOptions(base_url=...))")
+            print(f"  Azure endpoint     {sim.url}  (openai.AzureOpenAI(azure_endpoint=...))")
             print("Press Ctrl-C to stop.", flush=True)
             async for _ in signals:
                 break

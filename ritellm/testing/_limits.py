@@ -1,4 +1,4 @@
-"""Token-bucket rate limiter and OpenAI-style rate-limit headers for the simulator.
+"""Token-bucket rate limiter for the simulator, and OpenAI-style rate-limit headers.
 Pure: stdlib and this package's pure modules; the caller passes the time in.
 """
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import math
 
-from ._wire import HeaderList
+from ._wire import HeaderList, Quota
 
-__all__ = ["TokenBucket"]
+__all__ = ["TokenBucket", "openai_headers"]
 
 
 class TokenBucket:
@@ -22,8 +22,12 @@ class TokenBucket:
         self.tokens = self.capacity
         self.stamp: float | None = None
 
-    def take(self, now: float) -> tuple[float, HeaderList]:
-        """Take a token: returns (seconds until one is available, 0 if granted; headers)."""
+    def acquire(self, now: float) -> Quota:
+        """Take a token if one is available at monotonic time ``now``.
+
+        Returns:
+            The bucket's state after the attempt; ``wait`` is 0 when the token was granted.
+        """
         if self.stamp is not None:
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
@@ -32,18 +36,34 @@ class TokenBucket:
             self.tokens -= 1
         else:
             wait = (1 - self.tokens) / self.rate
-        full_in = (self.capacity - self.tokens) / self.rate
-        headers = [
-            (b"x-ratelimit-limit-requests", b"%d" % math.floor(self.capacity)),
-            (b"x-ratelimit-remaining-requests", b"%d" % math.floor(self.tokens)),
-            (b"x-ratelimit-reset-requests", _go_duration(full_in)),
+        return Quota(
+            rate=self.rate,
+            limit=math.floor(self.capacity),
+            remaining=math.floor(self.tokens),
+            reset_after=(self.capacity - self.tokens) / self.rate,
+            wait=wait,
+        )
+
+    def take(self, now: float) -> tuple[float, HeaderList]:
+        """Take a token: returns (seconds until one is available, 0 if granted; headers)."""
+        quota = self.acquire(now)
+        return quota.wait, openai_headers(quota)
+
+
+def openai_headers(quota: Quota) -> HeaderList:
+    """OpenAI's (and Azure's) ``x-ratelimit-*`` headers, plus ``retry-after`` and
+    ``retry-after-ms`` when the request was refused (wire-formats §2.11, §3.4)."""
+    headers = [
+        (b"x-ratelimit-limit-requests", b"%d" % quota.limit),
+        (b"x-ratelimit-remaining-requests", b"%d" % quota.remaining),
+        (b"x-ratelimit-reset-requests", _go_duration(quota.reset_after)),
+    ]
+    if quota.wait:
+        headers += [
+            (b"retry-after", b"%d" % math.ceil(quota.wait)),
+            (b"retry-after-ms", b"%d" % math.ceil(quota.wait * 1000)),
         ]
-        if wait:
-            headers += [
-                (b"retry-after", b"%d" % math.ceil(wait)),
-                (b"retry-after-ms", b"%d" % math.ceil(wait * 1000)),
-            ]
-        return wait, headers
+    return headers
 
 
 def _go_duration(seconds: float) -> bytes:

@@ -85,18 +85,20 @@ def _fault(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 
 @attrs.frozen(kw_only=True)
 class Reply:
-    """How the simulator answers one request: keyword-only, every field optional.
+    """How the simulator answers one request: keyword-only, every field optional, each one
+    rendered in the format of the route that was called.
 
-    The ``*_after`` fields of stream faults count SSE events already sent (the role chunk is
-    the first), e.g. ``stall_after=1`` goes silent right after the role chunk. How each fault
-    looks on the wire is listed in the ``ritellm.testing`` module docstring.
+    The ``*_after`` fields of stream faults count streamed events already sent (OpenAI: the
+    role chunk is the first; Azure: the prompt-filter chunk; Anthropic: ``message_start``),
+    e.g. ``stall_after=1`` goes silent right after the first event. How each fault looks on
+    the wire is listed in the ``ritellm.testing`` module docstring.
     """
 
     content: str | None = attrs.field(default=None, validator=_opt_str)
     """Assistant text. None: a short deterministic answer that echoes the last user message."""
     chunk_size: int | None = attrs.field(default=None, validator=_opt_pos_int)
-    """Characters per streamed chunk (content and tool arguments). None: word-ish tokens
-    (each word with its trailing whitespace) for content, 8 characters for arguments."""
+    """Characters per streamed chunk (content, reasoning and tool arguments). None: word-ish
+    tokens (each word with its trailing whitespace) for text, 8 characters for arguments."""
     delay: float = attrs.field(default=0.0, validator=_seconds)
     """Seconds between streamed events (for ``fault="drip"``: between single-byte writes)."""
     latency: float = attrs.field(default=0.0, validator=_seconds)
@@ -118,10 +120,14 @@ class Reply:
     )
     """``[{"name": ..., "arguments": "<json string>" or dict, "id": optional}]``."""
     finish_reason: str | None = attrs.field(default=None, validator=_opt_str)
+    """Sent verbatim as the format's finish/stop reason."""
     usage: dict[str, Any] | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(dict)), hash=False
     )
+    """Replaces the format's usage object verbatim (OpenAI ``usage``, Anthropic ``usage`` in
+    the message and in ``message_start``/``message_delta``, Gemini ``usageMetadata``)."""
     model: str | None = attrs.field(default=None, validator=_opt_str)
+    """The model the response reports (default: the request's; Azure: the deployment)."""
     fault: Fault | None = attrs.field(default=None, validator=_fault)
     reset_after: int = attrs.field(default=0, validator=_count)
     """``reset``: response bytes (head included) written before the RST; a shorter response
@@ -140,6 +146,22 @@ class Reply:
     role_chunk: bool = attrs.field(default=True, validator=_flag)
     canned: bool = attrs.field(default=False, validator=_flag)
     """Stream: write the whole body in one write (no per-event writes, ignores ``delay``)."""
+    reasoning: str | None = attrs.field(default=None, validator=_opt_str)
+    """Thinking text, sent before the answer: an Anthropic ``thinking`` block (with a
+    deterministic signature), Gemini ``thought`` parts, OpenAI-shape ``reasoning_content``."""
+    cached_tokens: int = attrs.field(default=0, validator=_count)
+    """Prompt tokens served from a cache, on top of the counted prompt (Anthropic
+    ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``, OpenAI
+    ``prompt_tokens_details.cached_tokens``)."""
+    cache_creation_tokens: int = attrs.field(default=0, validator=_count)
+    """Anthropic only: ``cache_creation_input_tokens``."""
+    blocked: str | None = attrs.field(default=None, validator=_opt_str)
+    """Refuse the prompt: Gemini answers 200 with ``promptFeedback.blockReason`` set to this
+    and no candidates; Azure/OpenAI a 400 ``content_filter`` error; Anthropic ends with
+    ``stop_reason: "refusal"``."""
+    async_filter: bool = attrs.field(default=False, validator=_flag)
+    """Azure stream: content-filter results arrive in trailing annotation chunks (choices
+    without ``delta``, with ``content_filter_offsets``) instead of on each content chunk."""
 
     @classmethod
     def from_json(cls, text: str) -> Reply:

@@ -35,7 +35,13 @@ class ThreadedSimulator:
         self._portal = portal
 
     @property
+    def url(self) -> str:
+        """The server root (Anthropic, Gemini and Azure clients' base URL)."""
+        return self.simulator.url
+
+    @property
     def base_url(self) -> str:
+        """OpenAI base URL (``url`` + ``/v1``)."""
         return self.simulator.base_url
 
     @property

@@ -1,5 +1,6 @@
-"""What a provider format hands the server: a pre-encoded response `Plan`, and the `Endpoint`
-protocol the route table is made of. Pure: stdlib and attrs only; no anyio, no sockets.
+"""What a provider format hands the server (a pre-encoded response `Plan`) and is handed by it
+(a rate-limiter `Quota`), and the `Endpoint` protocol the route table is made of.
+Pure: stdlib and attrs only; no anyio, no sockets.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import attrs
 
 from ._replies import RecordedRequest, Reply
 
-__all__ = ["REASONS", "Endpoint", "HeaderList", "Plan", "dumps"]
+__all__ = ["REASONS", "Endpoint", "HeaderList", "Plan", "Quota", "dumps"]
 
 HeaderList = Sequence[tuple[bytes, bytes]]
 REASONS: dict[int, bytes] = {s.value: s.phrase.encode() for s in HTTPStatus}
@@ -45,8 +46,28 @@ class Plan:
     simulator itself decided (auth, rate limit, bad request)."""
 
 
+@attrs.frozen
+class Quota:
+    """One pass through the rate limiter, for a format to render as headers or a 429."""
+
+    rate: float
+    """Requests per second."""
+    limit: int
+    """The burst size (the bucket's capacity)."""
+    remaining: int
+    """Whole requests left right now."""
+    reset_after: float
+    """Seconds until the bucket is full again."""
+    wait: float
+    """0 when the request was granted; else seconds until a token is available."""
+
+
 class Endpoint(Protocol):
-    """One route of one provider format (e.g. OpenAI ``/v1/chat/completions``)."""
+    """One route of one provider format (e.g. OpenAI ``/v1/chat/completions``).
+
+    ``seq`` numbers the simulator's responses (ids and request ids are built from it) and
+    ``now`` is unix time in seconds: a format never reads the clock itself.
+    """
 
     methods: frozenset[str]
 
@@ -59,6 +80,7 @@ class Endpoint(Protocol):
         code: str | None = None,
         param: str | None = None,
         headers: HeaderList = (),
+        seq: int = 0,
     ) -> Plan:
         """An error response in this format's shape (defaults chosen per status)."""
         ...
@@ -67,21 +89,29 @@ class Endpoint(Protocol):
         """Whether the request carries ``api_key`` the way this provider expects."""
         ...
 
-    def unauthorized(self, request: RecordedRequest) -> Plan:
+    def unauthorized(self, request: RecordedRequest, seq: int) -> Plan:
         """The response for a missing or wrong key."""
         ...
 
-    def not_found(self, request: RecordedRequest) -> Plan:
+    def not_found(self, request: RecordedRequest, seq: int) -> Plan:
         """The response for a path no route serves (this endpoint is the fallback format)."""
         ...
 
-    def method_not_allowed(self, request: RecordedRequest) -> Plan:
+    def method_not_allowed(self, request: RecordedRequest, seq: int) -> Plan:
         """The response for a method this route does not serve."""
+        ...
+
+    def quota_headers(self, quota: Quota, now: int) -> HeaderList:
+        """Rate-limit headers for a request the rate limiter let through."""
+        ...
+
+    def rate_limited(self, request: RecordedRequest, quota: Quota, seq: int, now: int) -> Plan:
+        """The 429 for a request the rate limiter refused."""
         ...
 
     def respond(
         self, request: RecordedRequest, next_reply: Callable[[], Reply], seq: int, now: int
     ) -> Plan:
         """Validate the request and build the answer; calls ``next_reply`` only when the request
-        is valid and needs a scripted reply. ``seq`` numbers responses, ``now`` is unix time."""
+        is valid and needs a scripted reply."""
         ...
