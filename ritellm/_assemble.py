@@ -23,6 +23,7 @@ class _Choice:
         "reasoning",
         "refusal",
         "role",
+        "thinking",
         "tool_calls",
     )
 
@@ -32,6 +33,7 @@ class _Choice:
         self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.thinking: dict[int, dict[str, Any]] = {}
         self.function_call: dict[str, str] | None = None
         self.finish_reason: str | None = None
         self.logprobs: list[Any] | None = None
@@ -49,6 +51,8 @@ class _Choice:
             self.refusal.append(delta["refusal"])
         for fragment in delta.get("tool_calls") or ():
             self._add_tool_call(fragment)
+        for fragment in delta.get("thinking_blocks") or ():
+            self._add_thinking(fragment)
         legacy = delta.get("function_call")
         if legacy:
             fc = self.function_call or {"name": "", "arguments": ""}
@@ -82,6 +86,22 @@ class _Choice:
             call["function"]["name"] += function["name"]
         if function.get("arguments"):
             call["function"]["arguments"] += function["arguments"]
+        if fragment.get("provider_specific_fields"):  # e.g. Gemini's thought_signature
+            call["provider_specific_fields"] = fragment["provider_specific_fields"]
+
+    def _add_thinking(self, fragment: Mapping[str, Any]) -> None:
+        # ritellm's Anthropic chunks: fragments of thinking text, then the block's signature,
+        # by block ``index``; a redacted block arrives whole.
+        index = fragment.get("index")
+        if not isinstance(index, int):
+            index = len(self.thinking)
+        block = self.thinking.get(index)
+        if block is None:
+            block = self.thinking[index] = {"type": fragment.get("type") or "thinking"}
+        for key in ("thinking", "signature", "data"):
+            value = fragment.get(key)
+            if isinstance(value, str):
+                block[key] = block.get(key, "") + value
 
     def build(self, index: int) -> dict[str, Any]:
         calls = bool(self.tool_calls) or self.function_call is not None
@@ -96,6 +116,8 @@ class _Choice:
             message["function_call"] = self.function_call
         if self.reasoning:
             message["reasoning_content"] = "".join(self.reasoning)
+        if self.thinking:
+            message["thinking_blocks"] = [self.thinking[i] for i in sorted(self.thinking)]
         message["refusal"] = "".join(self.refusal) if self.refusal else None
         return {
             "index": index,
@@ -111,7 +133,8 @@ def stream_chunk_builder(
     """Rebuild the ``chat.completion`` a stream's chunks add up to (LiteLLM's name).
 
     Concatenates each choice's content (by ``choices[].index``), reasoning and refusal
-    text, tool-call argument fragments (by tool-call ``index``) and legacy function calls;
+    text, tool-call argument fragments (by tool-call ``index``), thinking-block fragments
+    (by their ``index``: text and signature) and legacy function calls;
     keeps the last finish_reason per choice and the usage from whichever chunk carries it
     (OpenAI's ``include_usage`` chunk, Groq's ``x_groq.usage``, llama.cpp's final chunk).
 
