@@ -88,7 +88,9 @@ async def ask(
         **PROVIDERS[model],
     }
     if not stream:
-        return await client.acompletion(model, messages, **kwargs)
+        response = await client.acompletion(model, messages, **kwargs)
+        assert isinstance(response, ritellm.ModelResponse)
+        return response
     async with await client.acompletion(
         model, messages, stream=True, stream_options={"include_usage": True}, **kwargs
     ) as s:
