@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
     chat.add_argument("--base-url", help="API base URL, e.g. http://127.0.0.1:8080/v1")
     chat.add_argument("--api-key", help="API key (default: the provider's environment variable)")
+    chat.add_argument("--api-version", help="Azure's API version (default: AZURE_API_VERSION)")
     chat.add_argument("--system", help="a system message")
     chat.add_argument("--max-tokens", type=int)
     chat.add_argument("--temperature", type=float)
@@ -103,6 +104,8 @@ async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         "api_key": args.api_key,
         "base_url": args.base_url,
     }
+    if args.api_version is not None:
+        kwargs["api_version"] = args.api_version
 
     async def run() -> None:
         if args.no_stream:
@@ -124,12 +127,21 @@ async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from ritellm.testing import Simulator
 
     async with Simulator() as sim:
+        kwargs["base_url"] = _simulator_base(sim, args.model)
         err.write(
             f"ritellm: no API key or base URL configured; answering from the bundled "
-            f"simulator at {sim.base_url}\n"
+            f"simulator at {kwargs['base_url']}\n"
         )
-        kwargs["base_url"] = sim.base_url
         await run()
+
+
+def _simulator_base(sim: Any, model: str) -> str:
+    """The simulator serves OpenAI's format under /v1 and the others on their native paths
+    from the server root."""
+    from ._providers import resolve
+
+    spec, _ = resolve(model)
+    return str(sim.base_url if spec.module == "openai" else sim.url)
 
 
 async def _batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
