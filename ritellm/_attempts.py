@@ -28,7 +28,6 @@ from ._errors import (
     error_from_response,
     snippet,
 )
-from ._media import fetch_media
 from ._retry import backoff, parse_retry_after, should_retry
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
@@ -108,6 +107,8 @@ async def _prepared(
     defer_rate_limits: bool,
 ) -> Result:
     if call.media_urls:
+        from ._media import fetch_media  # rare: only for images a provider needs inline
+
         try:
             call.with_media(await fetch_media(call.media_urls, transport, call.timeout))
         except APIError as exc:

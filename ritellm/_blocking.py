@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 
-from ._call import CompletionParams, Messages
+from ._call import Messages
 from ._client import AsyncClient, default_client
 from ._fanout import FanoutStats, gather_completions
 from ._types import ModelResponse, ModelResponseStream
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future
 
+    from ._call import CompletionParams
     from ._stream import AsyncCompletionStream
 
 __all__ = ["CompletionStream", "batch_completion", "completion", "run_sync"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 import anyio.lowlevel
 
 from ._attempts import run
-from ._call import Call, CompletionParams, Defaults, Messages, prepare
+from ._call import Call, Defaults, Messages, prepare
 from ._checks import check_number, check_retries
 from ._errors import ParameterError, ParameterTypeError
 from ._options import RetryPolicy, Timeout
@@ -25,6 +25,7 @@ from ._types import ModelResponse
 if TYPE_CHECKING:
     import ssl
 
+    from ._call import CompletionParams
     from ._transport import Transport
 
 __all__ = ["AsyncClient", "acompletion", "default_client"]
