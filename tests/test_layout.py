@@ -134,21 +134,21 @@ def _code_strings(tree: ast.AST) -> set[str]:
     return found
 
 
+class _WithoutTypedDicts(ast.NodeTransformer):
+    """The declared keyword arguments (a TypedDict) may name provider options such as
+    azure_ad_token: declaring a parameter is not branching on a provider."""
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef | None:
+        if any(isinstance(b, ast.Name) and b.id == "TypedDict" for b in node.bases):
+            return None
+        return node
+
+
 @pytest.mark.parametrize("name", PROVIDER_BLIND)
 def test_no_provider_specific_branch(name: str) -> None:
     from ritellm._providers import PROVIDERS
 
-    tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
-    # The declared keyword arguments (a TypedDict) may name provider options such as
-    # azure_ad_token: declaring a parameter is not branching on a provider.
-    tree.body = [
-        node
-        for node in tree.body
-        if not (
-            isinstance(node, ast.ClassDef)
-            and any(isinstance(b, ast.Name) and b.id == "TypedDict" for b in node.bases)
-        )
-    ]
+    tree = _WithoutTypedDicts().visit(ast.parse((ROOT / name).read_text(encoding="utf-8")))
     strings = _code_strings(tree)
     for provider in PROVIDERS:
         assert not any(provider in s for s in strings), f"{name} names provider {provider!r}"
