@@ -172,7 +172,7 @@ async def _attempt(
     response = await transport.send(call.request, call.timeout)
     if response.status < 300:
         if call.stream:
-            return await _open_stream(call, response, deadline)
+            return await _open_stream(call, response, deadline, defer_rate_limits)
         body = await response.aread()
         try:
             return call.provider.parse_completion(
@@ -183,8 +183,7 @@ async def _attempt(
                 now=int(time.time()),
             )
         except APIError as exc:
-            call.annotate(exc)
-            raise
+            return _in_a_2xx(call, exc, defer_rate_limits)
     body = await response.aread()
     headers = response.headers
     err = call.annotate(
@@ -206,9 +205,18 @@ def _retryable(status: int, headers: Mapping[str, str], defer_rate_limits: bool)
     return should_retry(status, headers) and not (defer_rate_limits and status == 429)
 
 
+def _in_a_2xx(call: Call, err: APIError, defer_rate_limits: bool) -> tuple[APIError, bool]:
+    """An error the provider sent with a 2xx status (a JSON body, or an event in a stream
+    before any chunk): retried like the HTTP status it stands for. Anthropic and Gemini name
+    it (an overloaded_error is a 529); an OpenAI-compatible error body keeps its 2xx and is
+    final."""
+    status = err.status_code or 200
+    return call.annotate(err), status >= 300 and _retryable(status, {}, defer_rate_limits)
+
+
 async def _open_stream(
-    call: Call, response: Response, deadline: float | None
-) -> AsyncCompletionStream:
+    call: Call, response: Response, deadline: float | None, defer_rate_limits: bool
+) -> Outcome:
     ctype = response.headers.get("content-type", "")
     if ctype and not ctype.startswith("text/event-stream"):
         # A 2xx that is not a stream: an error in a 200 (llama.cpp, proxies) or a server
@@ -217,16 +225,15 @@ async def _open_stream(
         if ctype.startswith("application/json"):
             info = call.provider.parse_error(response.status, response.headers, body)
             if body.lstrip()[:1] in (b"{", b"[") and b'"error"' in body[:64]:
-                raise call.annotate(
-                    error_from_response(
-                        response.status,
-                        response.headers,
-                        body,
-                        info=info,
-                        provider=call.provider.spec.name,
-                        model=call.model,
-                    )
+                err = error_from_response(
+                    info.status or response.status,
+                    response.headers,
+                    body,
+                    info=info,
+                    provider=call.provider.spec.name,
+                    model=call.model,
                 )
+                return _in_a_2xx(call, err, defer_rate_limits)
         raise call.annotate(
             APIResponseValidationError(
                 f"Expected a text/event-stream response, got {ctype}: {snippet(body)!r}",
@@ -257,16 +264,14 @@ async def _prime(call: Call, stream: AsyncCompletionStream, defer_rate_limits: b
         inband = exc.inband
         if inband is None or inband.status is None:
             raise
-        err = call.annotate(
-            error_from_response(
-                inband.status,
-                stream.headers,
-                b"",
-                info=inband,
-                provider=call.provider.spec.name,
-                model=call.model,
-            )
+        err = error_from_response(
+            inband.status,
+            stream.headers,
+            b"",
+            info=inband,
+            provider=call.provider.spec.name,
+            model=call.model,
         )
         err.__cause__ = exc
-        return err, _retryable(inband.status, {}, defer_rate_limits)
+        return _in_a_2xx(call, err, defer_rate_limits)
     return stream

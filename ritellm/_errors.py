@@ -386,4 +386,8 @@ def scrub_secret(err: APIError, secret: str | None) -> APIError:
         err.args = (err.message,)
     err.body = _scrub_value(err.body, secret)
     err.headers = {k: _scrub_value(v, secret) for k, v in err.headers.items()}
+    inband = getattr(err, "inband", None)
+    if isinstance(inband, ErrorInfo):
+        inband.message = _scrub_value(inband.message, secret)
+        inband.body = _scrub_value(inband.body, secret)
     return err

@@ -52,7 +52,7 @@ async def fetch_media(
     except ExceptionGroup as group:  # one failure cancelled the others: raise it as itself
         errors = [e for e in group.exceptions if isinstance(e, ImageFetchError)]
         if len(errors) == len(group.exceptions):
-            raise errors[0] from None
+            raise errors[0] from errors[0].__cause__
         raise
     return found
 
@@ -69,12 +69,11 @@ async def _fetch(url: str, transport: Transport, timeout: Timeout) -> Media:
         try:
             if response.status in _REDIRECTS and "location" in response.headers:
                 target = urljoin(target, response.headers["location"])
+                await _discard(response)
                 continue
             if response.status >= 300:
-                raise ImageFetchError(
-                    f"Could not fetch image {where}: HTTP {response.status}",
-                    status_code=response.status,
-                )
+                # No status_code: the error is about the image host, not the model's API.
+                raise ImageFetchError(f"Could not fetch image {where}: HTTP {response.status}")
             mime = response.headers.get("content-type", "").split(";")[0].strip()
             if not mime or mime in ("application/octet-stream", "binary/octet-stream"):
                 mime = mimetypes.guess_type(urlsplit(target).path)[0] or "image/jpeg"
@@ -83,6 +82,16 @@ async def _fetch(url: str, transport: Transport, timeout: Timeout) -> Media:
         finally:
             await response.aclose()
     raise ImageFetchError(f"Could not fetch image {where}: more than {_MAX_REDIRECTS} redirects")
+
+
+async def _discard(response: Response) -> None:
+    """Read and drop a redirect's (small) body so that its connection can be reused."""
+    left = 64 * 1024
+    try:
+        while left > 0 and (data := await response.receive()):
+            left -= len(data)
+    except APIError:
+        pass  # the connection is closed instead of reused; the redirect still stands
 
 
 async def _read_capped(response: Response, where: str) -> bytes:

@@ -88,7 +88,9 @@ class AsyncCompletionStream:
 
     def __repr__(self) -> str:
         state = "closed" if self._done else "open"
-        return f"<AsyncCompletionStream {self.provider}/{self.model} {state}>"
+        # A model string carries its provider prefix, except a bare name.
+        shown = self.model if "/" in self.model else f"{self.provider}/{self.model}"
+        return f"<AsyncCompletionStream {shown} {state}>"
 
     # -- iteration ---------------------------------------------------------------------
 

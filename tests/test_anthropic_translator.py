@@ -1210,6 +1210,22 @@ def test_parse_error(raw: bytes, expected: tuple[Any, ...]) -> None:
     assert fields(PROVIDER.parse_error(400, {}, raw)) == expected
 
 
+@pytest.mark.parametrize(
+    ("status", "raw", "twin"),
+    [
+        (200, b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', 529),
+        (200, b'{"type":"error","error":{"type":"rate_limit_error","message":"x"}}', 429),
+        (200, b'{"error":{"message":"x","type":"server_error"}}', 500),
+        (529, b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', None),
+    ],
+)
+def test_parse_error_names_the_twin_of_an_error_in_a_2xx(
+    status: int, raw: bytes, twin: int | None
+) -> None:
+    # An error status speaks for itself; a 2xx error body needs the status it stands for.
+    assert PROVIDER.parse_error(status, {}, raw).status == twin
+
+
 def error_body(kind: str, message: str) -> bytes:
     return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
 

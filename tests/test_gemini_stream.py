@@ -524,8 +524,7 @@ def test_stream_without_a_finish_reason_is_truncated(data: bytes) -> None:
         with pytest.raises(ritellm.StreamError) as info:
             d.close()
         assert info.value.message == (
-            "stream ended before any candidate carried a finishReason (the response was "
-            "truncated)"
+            "stream ended before any candidate carried a finishReason (the response was truncated)"
         )
         assert info.value.inband is None
         assert info.value.provider == "gemini"

@@ -522,6 +522,30 @@ def test_reasoning_effort(model: str, effort: str, thinking: dict[str, Any]) -> 
     assert_body(req(model=model, reasoning_effort=effort), expected)
 
 
+@pytest.mark.parametrize(
+    ("thinking", "config"),
+    [
+        (
+            {"type": "enabled", "budget_tokens": 3000},
+            {"thinkingBudget": 3000, "includeThoughts": True},
+        ),
+        ({"type": "disabled"}, {"thinkingBudget": 0}),
+    ],
+)
+def test_anthropic_style_thinking_maps_to_the_thinking_config(
+    thinking: dict[str, Any], config: dict[str, Any]
+) -> None:
+    # LiteLLM users pass Anthropic's `thinking` to every model; it wins over reasoning_effort.
+    expected = {"contents": HI_CONTENTS, "generationConfig": {"thinkingConfig": config}}
+    assert_body(req(thinking=thinking, reasoning_effort="high"), expected)
+
+
+@pytest.mark.parametrize("thinking", [{"type": "adaptive"}, {"type": "enabled"}, "on"])
+def test_other_thinking_values_are_a_parameter_error(thinking: Any) -> None:
+    with pytest.raises(ritellm.ParameterError, match="thinking must be"):
+        build(req(thinking=thinking))
+
+
 def test_native_generation_config_wins_over_mapped_fields() -> None:
     assert_body(
         req(

@@ -118,7 +118,12 @@ class AnthropicProvider:
         )
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
-        return error_info(body)
+        info = error_info(body)
+        if status < 300:
+            # An error sent with a 2xx status (proxies do): its class and retry rule are those
+            # of the status Anthropic sends it with (overloaded_error -> 529).
+            info.status = error_status(info)
+        return info
 
     def parse_completion(
         self,
@@ -133,10 +138,8 @@ class AnthropicProvider:
         if isinstance(obj, dict) and (obj.get("type") == "error" or obj.get("error")):
             # An error sent with a 2xx status: raised as the status Anthropic pairs it with.
             info = self.parse_error(status, headers, body)
-            info.status = error_status(info)
-            raise error_from_response(
-                info.status, headers, body, info=info, provider=self.spec.name
-            )
+            twin = info.status if info.status is not None else error_status(info)
+            raise error_from_response(twin, headers, body, info=info, provider=self.spec.name)
         result = message_completion(obj, req.model, now) if isinstance(obj, dict) else None
         if result is None:
             raise invalid_response(

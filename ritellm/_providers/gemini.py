@@ -66,7 +66,7 @@ _CONSUMED = frozenset(
         *(name for name, _ in (*_SAMPLING, *_RENAMED)),
         *("max_tokens", "max_completion_tokens", "stop", "response_format", "reasoning_effort"),
         *("tools", "tool_choice", "parallel_tool_calls", "safety_settings", "stream_options"),
-        "generationConfig",
+        *("generationConfig", "thinking"),
     }
 )
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
@@ -277,17 +277,34 @@ def _generation_config(params: Mapping[str, Any], model: str) -> dict[str, Any]:
             config["responseMimeType"] = "application/json"
         if fmt.schema is not None:
             config["responseJsonSchema"] = fmt.schema  # JSON Schema as is, not OpenAPI's
+    thinking = _thinking_config(params, model)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _thinking_config(params: Mapping[str, Any], model: str) -> dict[str, Any] | None:
+    native = params.get("thinking")  # Anthropic's form, which LiteLLM users pass to any model
+    if native is not None:
+        kind = native.get("type") if isinstance(native, Mapping) else None
+        budget = native.get("budget_tokens") if isinstance(native, Mapping) else None
+        if kind == "disabled":
+            return {"thinkingBudget": 0}
+        if kind == "enabled" and type(budget) is int:
+            return {"thinkingBudget": budget, "includeThoughts": True}
+        raise ParameterError(
+            "thinking must be {'type': 'enabled', 'budget_tokens': N} or {'type': 'disabled'} "
+            "for gemini (or use reasoning_effort)"
+        )
     effort = common.reasoning_effort(params.get("reasoning_effort"))
     if effort is None:
-        return config
+        return None
     # Gemini 1.x/2.x take a token budget (0 turns thinking off); later models take a
     # thinkingLevel (google-genai's ThinkingConfig: from Gemini 3.5 a budget is an error).
     if model.startswith(("gemini-1", "gemini-2")):
         budget = 0 if effort == "none" else common.REASONING_BUDGETS[effort]
-        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": True}
-    else:
-        config["thinkingConfig"] = {"thinkingLevel": _LEVELS[effort], "includeThoughts": True}
-    return config
+        return {"thinkingBudget": budget, "includeThoughts": True}
+    return {"thinkingLevel": _LEVELS[effort], "includeThoughts": True}
 
 
 def _tools(value: object) -> list[dict[str, Any]]:
