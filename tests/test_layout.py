@@ -152,3 +152,33 @@ def test_no_provider_specific_branch(name: str) -> None:
     strings = _code_strings(tree)
     for provider in PROVIDERS:
         assert not any(provider in s for s in strings), f"{name} names provider {provider!r}"
+
+
+def _import_time_imports(path: Path) -> set[str]:
+    """Sibling modules ``path`` imports when it is imported: module level only, not inside
+    functions or ``if TYPE_CHECKING:`` blocks."""
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_the_simulator_package_imports_in_one_direction() -> None:
+    package = ROOT / "testing"
+    graph = {p.stem: _import_time_imports(p) for p in package.glob("*.py")}
+    formats = {"_openai", "_anthropic", "_gemini", "_azure"}
+    for name in formats:
+        assert not graph[name] & (formats - {name}), f"{name} imports another format"
+    # No cycle: repeatedly remove modules that import nothing left.
+    left = {name: deps & graph.keys() for name, deps in graph.items()}
+    while left:
+        leaves = [name for name, deps in left.items() if not deps - {name}]
+        assert leaves, f"import cycle among {sorted(left)}"
+        for name in leaves:
+            del left[name]
+        for deps in left.values():
+            deps.difference_update(leaves)

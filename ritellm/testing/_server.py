@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import anyio
 import attrs
@@ -36,10 +35,8 @@ from ._http import (
 from ._limits import TokenBucket
 from ._replies import RecordedRequest, Reply, ReplyScript
 from ._routes import FALLBACK, ROUTES, match
+from ._thread import ThreadedSimulator, run_in_thread
 from ._wire import Endpoint, HeaderList, Plan
-
-if TYPE_CHECKING:
-    from ._thread import ThreadedSimulator
 
 __all__ = ["Simulator", "SimulatorStats"]
 
@@ -198,8 +195,6 @@ class Simulator:
         Yields a :class:`ThreadedSimulator` with the same attributes; leaving the block stops
         the server and joins the thread.
         """
-        from ._thread import run_in_thread
-
         sim = cls(
             host,
             port,

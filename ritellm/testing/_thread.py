@@ -9,12 +9,17 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.from_thread import BlockingPortal
 
 from ._replies import RecordedRequest, Reply
-from ._server import Simulator, SimulatorStats
+
+if TYPE_CHECKING:
+    # Types only: _server imports this module to offer Simulator.start_in_thread, and the
+    # package's modules import in one direction.
+    from ._server import Simulator, SimulatorStats
 
 __all__ = ["ThreadedSimulator", "run_in_thread"]
 
