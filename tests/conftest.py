@@ -11,6 +11,7 @@ import pytest
 
 import ritellm
 from ritellm.testing import Simulator
+from tests.helpers import assert_pool_clean
 
 # Every async test in the suite runs once on asyncio and once on trio.
 BACKENDS = [pytest.param("asyncio", id="asyncio"), pytest.param("trio", id="trio")]
@@ -41,9 +42,7 @@ async def client(sim: Simulator) -> AsyncIterator[ritellm.AsyncClient]:
     is still held (every test checks for leaks)."""
     async with ritellm.AsyncClient(base_url=sim.base_url) as c:
         yield c
-        transport = c.transport()
-        assert transport.active_connections == 0, "a response was left open"
-        assert transport.free_slots == transport.max_connections, "a pool slot leaked"
+        assert_pool_clean(c)
 
 
 def open_fds() -> int:

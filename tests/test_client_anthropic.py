@@ -17,6 +17,7 @@ import pytest
 
 import ritellm
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -51,12 +52,6 @@ async def client(claude_sim: Simulator) -> AsyncIterator[ritellm.AsyncClient]:
     async with ritellm.AsyncClient(base_url=claude_sim.url, api_key=KEY) as c:
         yield c
         assert_pool_clean(c)
-
-
-def assert_pool_clean(c: ritellm.AsyncClient) -> None:
-    transport = c.transport()
-    assert transport.active_connections == 0, "a response was left open"
-    assert transport.free_slots == transport.max_connections, "a pool slot leaked"
 
 
 def plain(obj: Any, *drop: str) -> Any:

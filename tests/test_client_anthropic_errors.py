@@ -14,6 +14,7 @@ import pytest
 
 import ritellm
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 
 from .test_client_anthropic import (
     ANSWER,
@@ -21,7 +22,6 @@ from .test_client_anthropic import (
     MODEL,
     MSGS,
     WIRE_MODEL,
-    assert_pool_clean,
     call,
     collect,
     deltas,

@@ -13,6 +13,7 @@ import pytest
 
 import ritellm
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 
 from .test_client_anthropic import (
     BARE,
@@ -20,7 +21,6 @@ from .test_client_anthropic import (
     MSGS,
     USAGE,
     WIRE_MODEL,
-    assert_pool_clean,
     call,
     collect,
     deltas,

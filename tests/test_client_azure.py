@@ -13,6 +13,7 @@ import pytest
 
 import ritellm
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -33,9 +34,7 @@ async def azure_sim() -> AsyncIterator[Simulator]:
 async def client(azure_sim: Simulator) -> AsyncIterator[ritellm.AsyncClient]:
     async with ritellm.AsyncClient(base_url=azure_sim.url, api_key=KEY) as c:
         yield c
-        transport = c.transport()
-        assert transport.active_connections == 0, "a response was left open"
-        assert transport.free_slots == transport.max_connections, "a pool slot leaked"
+        assert_pool_clean(c)
 
 
 async def test_request_url_auth_and_body(azure_sim: Simulator, client: ritellm.AsyncClient) -> None:

@@ -17,6 +17,7 @@ import pytest
 import ritellm
 import ritellm._transport
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -32,12 +33,6 @@ USAGE = {"include_usage": True}
 
 
 # -- shared by the test_client_gemini_*.py files -----------------------------------------------
-
-
-def assert_pool_clean(client: ritellm.AsyncClient) -> None:
-    transport = client.transport()
-    assert transport.active_connections == 0, "a response was left open"
-    assert transport.free_slots == transport.max_connections, "a pool slot leaked"
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ import pytest
 
 import ritellm
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 from tests.test_client_gemini import (
     GENERATE,
     KEY,
     MODEL,
     STREAM,
-    assert_pool_clean,
     client,
     collect,
     complete,

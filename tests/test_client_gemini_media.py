@@ -18,9 +18,9 @@ import pytest
 import ritellm
 import ritellm._media
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 from tests.test_client_gemini import (
     MODEL,
-    assert_pool_clean,
     client,
     collect,
     complete,

@@ -14,6 +14,7 @@ import pytest
 
 import ritellm
 from ritellm.testing import Reply, Simulator
+from tests.helpers import assert_pool_clean
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -65,9 +66,7 @@ async def sim() -> AsyncIterator[Simulator]:
 async def client(sim: Simulator) -> AsyncIterator[ritellm.AsyncClient]:
     async with ritellm.AsyncClient(api_key=KEY) as c:
         yield c
-        transport = c.transport()
-        assert transport.active_connections == 0
-        assert transport.free_slots == transport.max_connections
+        assert_pool_clean(c)
 
 
 def base_url(sim: Simulator, model: str) -> str:

@@ -15,10 +15,12 @@ from typing import Any, Literal
 import attrs
 
 from .._errors import ErrorInfo, ParameterError, ParameterTypeError, snippet
-from .._types import AttrDict, CompletionRequest, ModelResponse, ModelResponseStream
+from .._types import AttrDict, CompletionRequest, Credentials, ModelResponse, ModelResponseStream
+from . import ProviderSpec, resolve_credentials
 
 __all__ = [
     "REASONING_BUDGETS",
+    "BaseProvider",
     "FunctionTool",
     "ResponseFormat",
     "call_id",
@@ -38,6 +40,33 @@ __all__ = [
 
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """Compact JSON text (UTF-8 kept), as the request bodies are sent."""
+
+
+class BaseProvider:
+    """What a translator does unless its format says otherwise: no provider-specific
+    credential arguments, the registry's credential rules, image URLs passed by reference,
+    and OpenAI-compatible error bodies."""
+
+    credential_params: tuple[str, ...] = ()
+
+    def __init__(self, spec: ProviderSpec) -> None:
+        self.spec = spec
+
+    def credentials(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        options: Mapping[str, Any],
+        environ: Mapping[str, str],
+    ) -> Credentials:
+        return resolve_credentials(self.spec, api_key=api_key, base_url=base_url, environ=environ)
+
+    def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
+        return ()
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
+        return parse_error_body(body)
 
 
 # -- errors ------------------------------------------------------------------------------------

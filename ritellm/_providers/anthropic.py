@@ -21,6 +21,7 @@ from ._anthropic_response import error_info, error_status, message_completion
 from ._anthropic_stream import AnthropicStreamDecoder
 from ._common import (
     REASONING_BUDGETS,
+    BaseProvider,
     dumps,
     function_tools,
     max_tokens,
@@ -71,13 +72,8 @@ _MERGED = frozenset({"metadata", "output_config"})
 _CHOICES = {"auto": "auto", "none": "none", "required": "any"}
 
 
-class AnthropicProvider:
+class AnthropicProvider(BaseProvider):
     """Translator for ``POST {base_url}/v1/messages``."""
-
-    credential_params: tuple[str, ...] = ()
-
-    def __init__(self, spec: ProviderSpec) -> None:
-        self.spec = spec
 
     def credentials(
         self,
@@ -94,9 +90,6 @@ class AnthropicProvider:
         # Resolved again from the root, so that the default API named as ".../v1" still
         # needs a key before any I/O.
         return resolve_credentials(self.spec, api_key=api_key, base_url=root, environ=environ)
-
-    def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
-        return ()  # image URLs are passed by reference ({"source": {"type": "url"}})
 
     def build_request(
         self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]

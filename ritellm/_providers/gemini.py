@@ -26,7 +26,7 @@ from .._types import (
     ModelResponse,
 )
 from .._version import __version__
-from . import ProviderSpec, resolve_credentials
+from . import ProviderSpec
 from . import _common as common
 from . import _gemini_stream as results
 from ._conversation import Image, Text, ToolCall, ToolResult, conversation
@@ -87,24 +87,9 @@ _OPENAI_TOOL_KEYS = frozenset({"type", "function", "name"})
 _PLACEHOLDER_TOOL = {"type": "function", "function": {"name": "-"}}
 
 
-class GeminiProvider:
+class GeminiProvider(common.BaseProvider):
     """Translator for ``POST {base}/v1beta/models/{model}:generateContent`` (and
     ``:streamGenerateContent?alt=sse``), authenticated by the ``x-goog-api-key`` header."""
-
-    credential_params: tuple[str, ...] = ()
-
-    def __init__(self, spec: ProviderSpec) -> None:
-        self.spec = spec
-
-    def credentials(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None,
-        options: Mapping[str, Any],
-        environ: Mapping[str, str],
-    ) -> Credentials:
-        return resolve_credentials(self.spec, api_key=api_key, base_url=base_url, environ=environ)
 
     def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
         """Image URLs Gemini cannot fetch itself, in message order, each once."""

@@ -23,8 +23,8 @@ from .._types import (
     retype,
 )
 from .._version import __version__
-from . import ProviderSpec, resolve_credentials
-from ._common import parse_error_body
+from . import ProviderSpec
+from ._common import BaseProvider, parse_error_body
 from ._framing import SSEChunkDecoder, inband_error, invalid_response, json_body
 
 __all__ = ["OpenAIProvider", "OpenAIStreamDecoder", "inband_status", "make_provider"]
@@ -35,26 +35,8 @@ _JSON = b"application/json"
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-class OpenAIProvider:
+class OpenAIProvider(BaseProvider):
     """Translator for ``POST {base_url}/chat/completions``."""
-
-    credential_params: tuple[str, ...] = ()
-
-    def __init__(self, spec: ProviderSpec) -> None:
-        self.spec = spec
-
-    def credentials(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None,
-        options: Mapping[str, Any],
-        environ: Mapping[str, str],
-    ) -> Credentials:
-        return resolve_credentials(self.spec, api_key=api_key, base_url=base_url, environ=environ)
-
-    def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
-        return ()  # image URLs are passed by reference
 
     def build_request(
         self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
@@ -79,9 +61,6 @@ class OpenAIProvider:
     def _auth(self, creds: Credentials) -> tuple[bytes, bytes]:
         assert creds.api_key is not None
         return (b"Authorization", b"Bearer " + creds.api_key.encode())
-
-    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
-        return parse_error_body(body)
 
     def parse_completion(
         self,
