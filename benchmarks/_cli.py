@@ -19,115 +19,22 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._nginx import Nginx, die_with_parent, find_nginx
+from ._chart import write_chart
+from ._nginx import find_nginx
 from ._payloads import COMPLETION_CONTENT, WORD
 from ._plan import CLIENTS, IMPORTS, SCENARIOS, Scenario, available_clients
-from ._report import format_markdown, format_report, summarize, write_chart
+from ._report import format_markdown, format_report, summarize
+from ._servers import ROOT, Servers, env, sizes_needed
 from ._worker import machine_busy
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository: `benchmarks` imports from here
 _JOB_TIMEOUT = 900.0
-
-
-# Bytecode for every subprocess goes to one private directory, written on first import:
-# with PYTHONDONTWRITEBYTECODE set (as in many containers) an editable ritellm would be
-# recompiled from source by every `python -c "import ritellm"`, which no installed package
-# pays; and the repository stays free of __pycache__ directories we did not ask for.
-_PYCACHE = Path(tempfile.gettempdir()) / f"ritellm-bench-pycache-{os.getuid()}"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(_PYCACHE)
-    # LiteLLM fetches its model price list from GitHub at import unless told not to: a
-    # benchmark must not depend on (or wait for) the network.
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    for name in list(env):  # the clients must talk to our server and nothing else
-        if name.startswith("OPENAI_") or name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-            del env[name]
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
-
-
-class Servers:
-    """The canned server (nginx, else the Python one) and the Python paced/hold server."""
-
-    def __init__(self, kind: str, streams: set[int], drips: set[int], gap_us: float) -> None:
-        self.kind = kind
-        self._nginx: Nginx | None = None
-        self._proc: subprocess.Popen[str] | None = None
-        self._streams = sorted(streams)
-        self._drips = sorted(drips)
-        self._gap_us = gap_us
-        self.ports: dict[str, int] = {}
-
-    def __enter__(self) -> Servers:
-        try:
-            self._start()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def _start(self) -> None:
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks._server",
-                "--streams",
-                ",".join(map(str, self._streams)),
-                "--drips",
-                ",".join(map(str, self._drips)),
-                "--drip-gap-us",
-                str(self._gap_us),
-            ],
-            cwd=ROOT,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=die_with_parent,
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the Python benchmark server did not start")
-        self.ports = json.loads(line)
-        if self.kind == "nginx":
-            binary = find_nginx()
-            assert binary is not None
-            self._nginx = Nginx(binary, self._streams)
-            self._nginx.start()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._nginx is not None:
-            self._nginx.cleanup()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
-    def base(self, sc: Scenario, n: int) -> tuple[str, list[int]]:
-        """The base URL for a scenario at size n, and the pids serving it."""
-        route = sc.route.format(n=n)
-        assert self._proc is not None
-        if sc.server == "canned" and self._nginx is not None:
-            return f"http://127.0.0.1:{self._nginx.port}/{route}/v1", [self._nginx.pid]
-        port = self.ports["canned" if sc.server in ("canned", "hold") else "paced"]
-        return f"http://127.0.0.1:{port}/{route}/v1", [self._proc.pid]
 
 
 _QUIET_WINDOW = 0.15
@@ -183,6 +90,7 @@ def _measure(
     spec: dict[str, Any] = {
         "client": client.family,
         "backend": client.backend,
+        "wire": sc.wire,
         "scenario": sc.kind,
         "base": base,
         "n": size.n,
@@ -204,7 +112,7 @@ def _measure(
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks._worker", json.dumps(spec)],
             cwd=ROOT,
-            env=_env(),
+            env=env(),
             capture_output=True,
             text=True,
             timeout=_JOB_TIMEOUT,
@@ -246,7 +154,7 @@ def _measure(
 def _time_import(statement: str) -> float:
     _wait_quiet()
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], cwd=ROOT, env=_env(), check=True)
+    subprocess.run([sys.executable, "-c", statement], cwd=ROOT, env=env(), check=True)
     return (time.perf_counter() - start) * 1000
 
 
@@ -278,7 +186,10 @@ def _git_state() -> str:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for dist in ("ritellm", "httpcore", "h11", "anyio", "trio", "aiohttp", "openai", "litellm"):
+    for dist in (
+        *("ritellm", "httpcore", "h11", "anyio", "trio", "aiohttp", "openai", "litellm"),
+        *("anthropic", "google-genai", "httpx", "httpx2", "pydantic"),
+    ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[dist] = importlib.metadata.version(dist)
     return out
@@ -416,15 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         sc.key: [c for c in sc.clients if avail[c] and (not wanted or c in wanted)]
         for sc in scenarios
     }
-    streams = {200}
-    drips: set[int] = set()
-    for sc in scenarios:
-        for c in plan[sc.key]:
-            n = sc.size(c, args.quick).n
-            if sc.route.startswith("s{"):
-                streams.add(n)
-            elif sc.route.startswith("drip"):
-                drips.add(n)
+    streams, drips = sizes_needed(
+        (sc, sc.size(c, args.quick).n) for sc in scenarios for c in plan[sc.key]
+    )
 
     kind = args.server
     if kind == "auto":

@@ -1,5 +1,7 @@
 """One adapter per client under test, each doing the same work in its own idiomatic way:
 send the canned chat request, and read every chunk's delta content (or the message content).
+ritellm and the floor speak every wire format (OpenAI, Anthropic, Gemini); the provider SDKs
+for Anthropic and Gemini are in ``_provider_sdks.py``.
 
 Each adapter is imported only inside the worker process that measures it, so no client's
 import cost or background threads leak into another's numbers. Optional peers (aiohttp, the
@@ -13,12 +15,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
-from ._payloads import MESSAGES, MODEL
+from ._payloads import ANTHROPIC_MODEL, GEMINI_MODEL, MESSAGES, MODEL
 
 __all__ = ["API_KEY", "AsyncAdapter", "SyncAdapter", "make_async", "make_sync"]
 
 API_KEY = "sk-bench"
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# ritellm's model string per wire format: the prefix picks the provider's translator.
+_RITELLM_MODELS = {
+    "openai": "openai/" + MODEL,
+    "anthropic": "anthropic/" + ANTHROPIC_MODEL,
+    "gemini": "gemini/" + GEMINI_MODEL,
+}
 
 
 def _stamp_latency(content: str) -> int:
@@ -66,7 +74,7 @@ class SyncAdapter(Protocol):
 class Ritellm:
     """``ritellm.acompletion`` exactly as a user calls it (module-level default client)."""
 
-    def __init__(self, max_connections: int | None = None) -> None:
+    def __init__(self, max_connections: int | None = None, wire: str = "openai") -> None:
         import ritellm
 
         self._ritellm = ritellm
@@ -74,7 +82,7 @@ class Ritellm:
         if max_connections is not None:
             # 1,000 open streams need more than the default pool of 256.
             self._acompletion = ritellm.AsyncClient(max_connections=max_connections).acompletion
-        self._model = "openai/" + MODEL
+        self._model = _RITELLM_MODELS[wire]
 
     async def complete(self, base: str) -> int:
         r = await self._acompletion(self._model, MESSAGES, base_url=base, api_key=API_KEY)
@@ -167,17 +175,18 @@ class RitellmSync:
 class Floor:
     """The minimal httpcore pool of ``_floor.py`` (one pool per base URL)."""
 
-    def __init__(self) -> None:
-        from ._floor import FloorPool
+    def __init__(self, wire: str = "openai") -> None:
+        from ._floor import PAYLOADS, FloorPool
 
         self._factory = FloorPool
+        self._wire = wire
         self._pools: dict[str, FloorPool] = {}
-        self._payload: dict[str, object] = {"model": MODEL, "messages": MESSAGES}
+        self._payload = PAYLOADS[wire]
 
     def _pool(self, base: str) -> Any:
         pool = self._pools.get(base)
         if pool is None:
-            pool = self._pools[base] = self._factory(base, API_KEY)
+            pool = self._pools[base] = self._factory(base, API_KEY, self._wire)
         return pool
 
     async def complete(self, base: str) -> int:
@@ -221,7 +230,7 @@ class Aiohttp:
     """aiohttp's ClientSession with json.loads, SSE read line by line (its idiom)."""
 
     def __init__(self) -> None:
-        import aiohttp
+        import aiohttp  # type: ignore[import-not-found, unused-ignore]
 
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
         self._headers = {"Content-Type": "application/json", "Authorization": "Bearer " + API_KEY}
@@ -353,12 +362,26 @@ class LiteLLM:
         pass
 
 
-def make_async(name: str, max_connections: int | None = None) -> AsyncAdapter:
-    """The adapter for a client family name (without its ``-trio`` suffix)."""
+def make_async(name: str, max_connections: int | None = None, wire: str = "openai") -> AsyncAdapter:
+    """The adapter for a client family name (without its ``-trio`` suffix) speaking ``wire``
+    ("openai", "anthropic" or "gemini").
+
+    Raises:
+        ValueError: an unknown client, or one that does not speak ``wire``.
+    """
     if name == "ritellm":
-        return Ritellm(max_connections)
+        return Ritellm(max_connections, wire)
     if name == "floor":
-        return Floor()
+        return Floor(wire)
+    if name in ("anthropic", "genai"):
+        from ._provider_sdks import AnthropicSDK, GenAISDK
+
+        sdk, speaks = (AnthropicSDK, "anthropic") if name == "anthropic" else (GenAISDK, "gemini")
+        if wire != speaks:
+            raise ValueError(f"client {name!r} speaks {speaks}, not {wire}")
+        return sdk()
+    if wire != "openai":
+        raise ValueError(f"client {name!r} speaks openai, not {wire}")
     if name == "aiohttp":
         return Aiohttp()
     if name == "openai":

@@ -4,40 +4,88 @@ body or SSE event. ritellm is judged by its distance from this.
 
 Deliberately minimal: no timeouts, retries, error mapping or validation. A list of idle
 connections is the whole pool (new connections when it is empty, no limit), which is also
-what makes it O(1) per request.
+what makes it O(1) per request. Streams come in OpenAI's, Anthropic's and Gemini's formats;
+non-streaming requests in OpenAI's only.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 
-__all__ = ["FloorPool"]
+from ._payloads import ANTHROPIC_MODEL, GEMINI_MODEL, MESSAGES, MODEL
+
+__all__ = ["PAYLOADS", "FloorPool"]
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-class FloorPool:
-    """POSTs to ``{base_url}/chat/completions`` over reused httpcore connections."""
+def _openai_text(obj: Any) -> str:
+    choices = obj["choices"]
+    return (choices[0]["delta"].get("content") or "") if choices else ""
 
-    def __init__(self, base_url: str, api_key: str) -> None:
-        parts = urlsplit(base_url + "/chat/completions")
+
+def _anthropic_text(obj: Any) -> str:
+    # Only text deltas carry content; message_start, ping, block start/stop and the final
+    # message_delta / message_stop are read (json.loads) and yield nothing.
+    return (obj["delta"].get("text") or "") if obj["type"] == "content_block_delta" else ""
+
+
+def _gemini_text(obj: Any) -> str:
+    candidates = obj.get("candidates")
+    if not candidates:
+        return ""
+    return "".join(part.get("text", "") for part in candidates[0]["content"]["parts"])
+
+
+# The request body per wire format: what each provider's API requires, no more.
+PAYLOADS: dict[str, dict[str, object]] = {
+    "openai": {"model": MODEL, "messages": MESSAGES},
+    "anthropic": {"model": ANTHROPIC_MODEL, "max_tokens": 4096, "messages": MESSAGES},
+    "gemini": {"contents": [{"role": "user", "parts": [{"text": MESSAGES[0]["content"]}]}]},
+}
+
+# wire -> (path after the base URL, auth header, text of one decoded event)
+_WIRES = {
+    "openai": ("/chat/completions", b"Authorization", _openai_text),
+    "anthropic": ("/v1/messages", b"x-api-key", _anthropic_text),
+    "gemini": (
+        f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse",
+        b"x-goog-api-key",
+        _gemini_text,
+    ),
+}
+
+
+class FloorPool:
+    """POSTs to the wire format's endpoint under ``base_url`` (``{base_url}/chat/completions``
+    for OpenAI) over reused httpcore connections."""
+
+    def __init__(self, base_url: str, api_key: str, wire: str = "openai") -> None:
+        path, auth, self._text = _WIRES[wire]
+        self._wire = wire
+        parts = urlsplit(base_url + path)
         assert parts.hostname is not None
         assert parts.port is not None
         self._host = parts.hostname
         self._port = parts.port
         self._origin = httpcore.Origin(b"http", self._host.encode(), self._port)
+        target = parts.path + ("?" + parts.query if parts.query else "")
         self._url = httpcore.URL(
-            scheme=b"http", host=self._host.encode(), port=self._port, target=parts.path.encode()
+            scheme=b"http", host=self._host.encode(), port=self._port, target=target.encode()
         )
+        key = ("Bearer " + api_key if wire == "openai" else api_key).encode()
         self._headers = [
             (b"Host", f"{self._host}:{self._port}".encode()),
             (b"Content-Type", b"application/json"),
-            (b"Authorization", b"Bearer " + api_key.encode()),
+            (auth, key),
         ]
+        if wire == "anthropic":
+            self._headers.append((b"anthropic-version", b"2023-06-01"))
         self._backend = httpcore.AnyIOBackend()
         self._idle: list[httpcore.AsyncHTTP11Connection] = []
 
@@ -73,11 +121,15 @@ class FloorPool:
         return content
 
     async def stream(self, payload: dict[str, object]) -> AsyncIterator[str]:
-        """One streaming request; yields each chunk's delta content (``""`` when absent).
+        """One streaming request; yields each event's text (``""`` when it has none).
 
-        SSE is split minimally: complete lines, ``data: `` prefix, ``[DONE]`` ends it.
+        SSE is split minimally: complete lines, ``data: `` prefix (a CRLF line keeps its
+        ``\\r``, which json.loads skips as whitespace), ``[DONE]`` or the body's end ends it.
         """
-        conn, response = await self._post({**payload, "stream": True})
+        # Gemini has no "stream" flag in the body: the endpoint says it.
+        body = payload if self._wire == "gemini" else {**payload, "stream": True}
+        conn, response = await self._post(body)
+        text = self._text
         tail = b""
         done = False
         try:
@@ -89,10 +141,9 @@ class FloorPool:
                         continue
                     data = line[6:]
                     if data == b"[DONE]":
-                        done = True
                         continue
-                    choices = json.loads(data)["choices"]
-                    yield (choices[0]["delta"].get("content") or "") if choices else ""
+                    yield text(json.loads(data))
+            done = True  # the whole body was read: the connection can be reused
         finally:
             await response.aclose()
             if done:

@@ -3,7 +3,10 @@ directory serving the canned JSON and SSE bodies as static files.
 
 nginx answers a POST to a static file with 405; ``error_page 405 =200 $uri`` turns that into
 a 200 with the file (nginx discards the request body first, so keep-alive keeps working).
-Static files are sent with a Content-Length, like the Python server's canned streams.
+Static files are sent with a Content-Length, like the Python server's canned streams. The
+Anthropic and Gemini streams are files at the paths their clients request (``/a{N}/v1/messages``
+and ``/g{N}/v1beta/models/<model>:streamGenerateContent``; nginx ignores the query string when
+it maps a URI to a file, so the Gemini location checks ``alt=sse`` itself).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ._payloads import completion_body, stream_body
+from ._payloads import GEMINI_MODEL, anthropic_body, completion_body, gemini_body, stream_body
 
 __all__ = ["Nginx", "find_nginx"]
 
@@ -58,6 +61,17 @@ http {{
             default_type text/event-stream;
             error_page 405 =200 $uri;
         }}
+        location /a {{
+            default_type "text/event-stream; charset=utf-8";
+            error_page 405 =200 $uri;
+        }}
+        location /g {{
+            default_type text/event-stream;
+            # $request_uri is the client's own request line, which the error_page redirect
+            # (it drops the query string) leaves unchanged.
+            if ($request_uri !~ "\\?alt=sse$") {{ return 404; }}
+            error_page 405 =200 $uri;
+        }}
     }}
 }}
 """
@@ -90,18 +104,33 @@ def _free_port() -> int:
 
 
 class Nginx:
-    """An nginx process serving ``/json/v1/chat/completions`` and ``/s{N}/v1/...``."""
+    """An nginx process serving ``/json/v1/chat/completions``, ``/s{N}/v1/...`` and the
+    Anthropic (``/a{N}/...``) and Gemini (``/g{N}/...``) streams."""
 
-    def __init__(self, binary: str, streams: list[int]) -> None:
+    def __init__(
+        self,
+        binary: str,
+        streams: list[int],
+        anthropic: tuple[int, ...] = (),
+        gemini: tuple[int, ...] = (),
+    ) -> None:
         self._binary = binary
         self._dir = Path(tempfile.mkdtemp(prefix="ritellm-bench-nginx-"))
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         www = self._dir / "www"
         (self._dir / "tmp").mkdir()
-        files = {"json": completion_body(), **{f"s{n}": stream_body(n) for n in streams}}
+        files = {
+            "json/v1/chat/completions": completion_body(),
+            **{f"s{n}/v1/chat/completions": stream_body(n) for n in streams},
+            **{f"a{n}/v1/messages": anthropic_body(n) for n in anthropic},
+            **{
+                f"g{n}/v1beta/models/{GEMINI_MODEL}:streamGenerateContent": gemini_body(n)
+                for n in gemini
+            },
+        }
         for name, body in files.items():
-            target = www / name / "v1" / "chat" / "completions"
+            target = www / name
             target.parent.mkdir(parents=True)
             target.write_bytes(body)
 

@@ -1,5 +1,6 @@
 """What is measured: the scenarios, their sizes (full and ``--quick``), which clients run
-each one, and the targets from the issue. Pure data; the runner and the report read it.
+each one, the wire format each speaks, and the targets from the issue. Pure data; the runner
+and the report read it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ __all__ = [
     "CLIENTS",
     "IMPORTS",
     "SCENARIOS",
+    "SDKS",
     "Client",
     "Scenario",
     "Size",
@@ -40,8 +42,13 @@ CLIENTS: dict[str, Client] = {
         Client("aiohttp", "aiohttp", "asyncio", "aiohttp + json.loads", ("aiohttp",)),
         Client("openai", "openai", "asyncio", "openai SDK (AsyncOpenAI)", ("openai",)),
         Client("litellm", "litellm", "asyncio", "LiteLLM", ("litellm",)),
+        Client("anthropic", "anthropic", "asyncio", "anthropic SDK (async)", ("anthropic",)),
+        Client("genai", "genai", "asyncio", "google-genai SDK (aio)", ("google.genai",)),
     )
 }
+
+# The official SDK of each wire format: the "SDK / ritellm" comparison of the report.
+SDKS: dict[str, str] = {"openai": "openai", "anthropic": "anthropic", "gemini": "genai"}
 
 # `python -c "import X"` wall time, per client family.
 IMPORTS: dict[str, str] = {
@@ -51,6 +58,8 @@ IMPORTS: dict[str, str] = {
     "aiohttp": "import aiohttp",
     "openai": "import openai",
     "litellm": "import litellm",
+    "anthropic": "import anthropic",
+    "genai": "from google import genai",
 }
 
 
@@ -81,6 +90,16 @@ class Scenario:
     # ritellm (asyncio) / floor must not exceed this ratio (None: reported, no target).
     target: float | None = None
     anchors: dict[str, str] = field(default_factory=dict)
+    # The provider's wire format: "openai" (base URL ``/{route}/v1``), "anthropic" or "gemini"
+    # (base URL ``/{route}``, the server root: the clients append ``/v1/messages`` or
+    # ``/v1beta/models/...``).
+    wire: str = "openai"
+    # Another scenario whose ritellm (asyncio) cost is this one's yardstick, and the ratio that
+    # ritellm here must not exceed (the same format-independent work on another format).
+    baseline: str | None = None
+    baseline_target: float | None = None
+    # The official SDK (SDKS[wire]) must cost at least this many times ritellm here.
+    sdk_factor: float | None = None
 
     def size(self, client: str, quick: bool) -> Size:
         overrides = self.quick_overrides if quick else self.full_overrides
@@ -152,6 +171,40 @@ SCENARIOS: tuple[Scenario, ...] = (
             "openai": "81–107",
             "litellm": "440–532",
         },
+    ),
+    # The same stream as "stream" (N tokens of WORD, large reads) in Anthropic's and Gemini's
+    # formats; ritellm on "stream" (OpenAI) is their yardstick, measured in the same round.
+    Scenario(
+        key="anthropic",
+        title="one Anthropic Messages stream, large reads",
+        unit="µs CPU/chunk",
+        kind="stream",
+        route="a{n}",
+        server="canned",
+        full=Size(20000, repeat=3),
+        quick=Size(5000),
+        clients=("floor", "ritellm", "ritellm-trio", "anthropic"),
+        full_overrides={"anthropic": Size(20000)},
+        wire="anthropic",
+        baseline="stream",
+        baseline_target=1.3,
+        sdk_factor=5.0,
+    ),
+    Scenario(
+        key="gemini",
+        title="one Gemini stream, large reads",
+        unit="µs CPU/chunk",
+        kind="stream",
+        route="g{n}",
+        server="canned",
+        full=Size(20000, repeat=3),
+        quick=Size(5000),
+        clients=("floor", "ritellm", "ritellm-trio", "genai"),
+        full_overrides={"genai": Size(20000)},
+        wire="gemini",
+        baseline="stream",
+        baseline_target=1.3,
+        sdk_factor=5.0,
     ),
     Scenario(
         key="streams",

@@ -1,40 +1,23 @@
 """Turn raw measurements into the summary: medians, min–max, ratios to the floor measured in
-the same run, the issue's targets, a terminal table, ``latest.json`` and a PNG chart.
+the same run, the issue's targets, the terminal table and the Markdown tables (the provider
+format comparison is ``_provider_report``'s, the chart ``_chart``'s).
 """
 
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Any
 
-from ._plan import CLIENTS, IMPORTS, SCENARIOS, Scenario
+from ._plan import CLIENTS, IMPORTS, SCENARIOS
+from ._provider_report import (
+    format_provider_table,
+    provider_markdown,
+    provider_rows,
+    provider_targets,
+)
+from ._stats import Summary, fmt_num, paired, stats
 
-__all__ = ["format_markdown", "format_report", "summarize", "write_chart"]
-
-Summary = dict[str, Any]
-
-
-def _stats(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def _paired(
-    runs: list[dict[str, Any]], scenario: str, num: str, den: str, diff: bool = False
-) -> dict[str, float] | None:
-    """Median over rounds of (num / den), or (num − den) with ``diff``, each pair measured in
-    the same round: both ran seconds apart, so slow drifts of this (virtual) machine's speed
-    cancel out, which a ratio of two medians taken over the whole run would not do."""
-    by_round: dict[int, dict[str, float]] = {}
-    for r in runs:
-        if r["scenario"] == scenario and r.get("ok") and r["client"] in (num, den):
-            by_round.setdefault(r["round"], {})[r["client"]] = r["metric"]
-    values = [
-        (v[num] - v[den]) if diff else v[num] / v[den]
-        for v in by_round.values()
-        if num in v and den in v and (diff or v[den])
-    ]
-    return _stats(values) if values else None
+__all__ = ["format_markdown", "format_report", "summarize"]
 
 
 def summarize(runs: list[dict[str, Any]], imports: dict[str, list[float]]) -> Summary:
@@ -56,7 +39,7 @@ def summarize(runs: list[dict[str, Any]], imports: dict[str, list[float]]) -> Su
                 "values": [r["metric"] for r in ok],
             }
             if ok:
-                row.update(_stats(row["values"]))
+                row.update(stats(row["values"]))
                 row["server_util_max"] = max(r.get("server_util", 0.0) for r in ok)
                 row["wakeups_per_item"] = statistics.median(r.get("wakeups", 0.0) for r in ok)
                 row["server_us_per_item"] = statistics.median(
@@ -75,10 +58,10 @@ def summarize(runs: list[dict[str, Any]], imports: dict[str, list[float]]) -> Su
             rows[key] = row
         floor = rows.get("floor", {}).get("median")
         for key, row in rows.items():
-            paired = _paired(runs, sc.key, key, "floor")
-            if floor and "median" in row and paired is not None:
-                row["ratio"] = paired["median"]
-                row["ratio_min"], row["ratio_max"] = paired["min"], paired["max"]
+            pair = paired(runs, sc.key, key, "floor")
+            if floor and "median" in row and pair is not None:
+                row["ratio"] = pair["median"]
+                row["ratio_min"], row["ratio_max"] = pair["min"], pair["max"]
                 row["ratio_of_medians"] = row["median"] / floor
         scenarios[sc.key] = {
             "title": sc.title,
@@ -89,7 +72,7 @@ def summarize(runs: list[dict[str, Any]], imports: dict[str, list[float]]) -> Su
             "clients": rows,
         }
     import_rows = {
-        name: {"statement": IMPORTS[name], "values": values, **_stats(values)}
+        name: {"statement": IMPORTS[name], "values": values, **stats(values)}
         for name, values in imports.items()
         if values
     }
@@ -111,6 +94,7 @@ def summarize(runs: list[dict[str, Any]], imports: dict[str, list[float]]) -> Su
         "retried": sum(1 for r in ok if r.get("attempts", 1) > 1),
         "disturbed": sum(1 for r in ok if r.get("disturbed")),
     }
+    summary["providers"] = provider_rows(runs, scenarios)
     summary["targets"] = _targets(runs, summary)
     return summary
 
@@ -119,16 +103,16 @@ def _targets(runs: list[dict[str, Any]], summary: Summary) -> list[dict[str, Any
     out: list[dict[str, Any]] = []
 
     def add(name: str, scenario: str, num: str, den: str, limit: float, diff: bool = False) -> None:
-        paired = _paired(runs, scenario, num, den, diff)
-        if paired is None:
+        pair = paired(runs, scenario, num, den, diff)
+        if pair is None:
             return
-        value = paired["median"]
+        value = pair["median"]
         out.append(
             {
                 "target": name,
                 "value": value,
-                "min": paired["min"],
-                "max": paired["max"],
+                "min": pair["min"],
+                "max": pair["max"],
                 "limit": limit,
                 "met": value <= limit,
                 "kind": "µs" if diff else "ratio",
@@ -148,6 +132,7 @@ def _targets(runs: list[dict[str, Any]], summary: Summary) -> list[dict[str, Any
         ("ritellm-sync", "floor"),
     ):
         add(f"ttfb: {client} − {floor} (µs)", "ttfb", client, floor, 500.0, diff=True)
+    out.extend(provider_targets(runs))
     imp = summary["imports"].get("ritellm")
     if imp:
         if "ratio" in imp:
@@ -176,14 +161,6 @@ def _targets(runs: list[dict[str, Any]], summary: Summary) -> list[dict[str, Any
             }
         )
     return out
-
-
-def _num(value: float) -> str:
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
 
 
 def _git(meta: dict[str, Any]) -> str:
@@ -228,20 +205,21 @@ def format_report(summary: Summary, meta: dict[str, Any]) -> str:
             if "median" not in row:
                 lines.append(f"  {row['label']:<28}{size:>8}{'FAILED':>10}")
                 continue
-            spread = f"{_num(row['min'])}–{_num(row['max'])}"
+            spread = f"{fmt_num(row['min'])}–{fmt_num(row['max'])}"
             ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
             notes = []
             if sc.anchors.get(key):
                 notes.append(f"anchor {sc.anchors[key]}")
             if sc.kind == "ttfb":
-                notes.append(f"p90 {_num(row['p90'])}")
+                notes.append(f"p90 {fmt_num(row['p90'])}")
             if sc.kind == "rss":
                 notes.append(
                     f"peak RSS {row['maxrss_mib']:.1f} MiB (+{row['open_mib']:.1f} MiB open)"
                 )
             if sc.kind == "drip":
                 notes.append(
-                    f"user {_num(row['user_median'])}; {row['wakeups_per_item']:.2f} wakeups/chunk"
+                    f"user {fmt_num(row['user_median'])}; "
+                    f"{row['wakeups_per_item']:.2f} wakeups/chunk"
                 )
             if row["server_util_max"] > 0.8:
                 notes.append(f"SERVER BUSY {row['server_util_max']:.0%}")
@@ -250,7 +228,7 @@ def format_report(summary: Summary, meta: dict[str, Any]) -> str:
             if row["n"] != block["clients"].get("floor", row)["n"]:
                 notes.append("smaller N (slow)")
             lines.append(
-                f"  {row['label']:<28}{size:>8}{_num(row['median']):>10}{spread:>20}"
+                f"  {row['label']:<28}{size:>8}{fmt_num(row['median']):>10}{spread:>20}"
                 f"{ratio:>9}  {'; '.join(notes)}"
             )
         lines.append("")
@@ -259,8 +237,8 @@ def format_report(summary: Summary, meta: dict[str, Any]) -> str:
         for row in summary["imports"].values():
             ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
             lines.append(
-                f"  {row['statement']:<28}{'':>8}{_num(row['median']):>10}"
-                f"{_num(row['min']) + '–' + _num(row['max']):>20}{ratio:>9}"
+                f"  {row['statement']:<28}{'':>8}{fmt_num(row['median']):>10}"
+                f"{fmt_num(row['min']) + '–' + fmt_num(row['max']):>20}{ratio:>9}"
             )
         lines.append("")
     busiest = max(
@@ -285,115 +263,28 @@ def format_report(summary: Summary, meta: dict[str, Any]) -> str:
             f"{machine['disturbed']} still disturbed after retries"
         )
     lines.append("")
+    lines += format_provider_table(summary.get("providers", []))
     lines.append("targets")
     for t in summary["targets"]:
-        is_ratio = t["kind"] == "ratio"
-        fmt = f"{t['value']:.2f}×" if is_ratio else f"{t['value']:,.0f}"
-        limit = f"{t['limit']:.2f}×" if is_ratio else f"{t['limit']:,.0f}"
-        spread = ""
-        if "min" in t:
-            spread = (
-                f"{t['min']:.2f}–{t['max']:.2f}" if is_ratio else f"{t['min']:,.0f}–{t['max']:,.0f}"
-            )
+        value, limit, spread = _target_cells(t)
         lines.append(
-            f"  {'met ' if t['met'] else 'MISS'}  {t['target']:<46}{fmt:>9}  (≤ {limit:<6})"
+            f"  {'met ' if t['met'] else 'MISS'}  {t['target']:<50}{value:>9}  ({limit:<8})"
             f"  rounds: {spread}"
         )
     return "\n".join(lines)
 
 
-_COLORS = {
-    "floor": "#7f7f7f",
-    "floor-trio": "#b0b0b0",
-    "ritellm": "#d62728",
-    "ritellm-trio": "#ff7f0e",
-    "ritellm-sync": "#e377c2",
-    "aiohttp": "#2ca02c",
-    "openai": "#1f77b4",
-    "litellm": "#9467bd",
-}
-
-
-def write_chart(summary: Summary, path: Path) -> str | None:
-    """Draw one panel per scenario (bars: medians, whiskers: min–max, dashed: the target).
-
-    Returns a message when the chart was skipped (matplotlib not installed).
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only; never needs a display
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return "matplotlib is not installed: chart skipped (pip install matplotlib)"
-
-    panels: list[tuple[Scenario | None, str, dict[str, Any]]] = [
-        (sc, f"{sc.title}\n({sc.unit})", summary["scenarios"][sc.key]["clients"])
-        for sc in SCENARIOS
-        if summary["scenarios"].get(sc.key, {}).get("clients")
-    ]
-    if summary["imports"]:
-        imports = {
-            k: {"label": IMPORTS[k], **v} for k, v in summary["imports"].items() if k != "python"
-        }
-        panels.append((None, 'python -c "import X"\n(ms wall)', imports))
-    cols = 4
-    rows_n = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 4.4 * rows_n), squeeze=False)
-    for ax in axes.flat[len(panels) :]:
-        ax.axis("off")
-    for ax, (sc, title, rows) in zip(axes.flat, panels, strict=False):
-        keys = [k for k, r in rows.items() if "median" in r]
-        medians = [rows[k]["median"] for k in keys]
-        lows = [rows[k]["median"] - rows[k]["min"] for k in keys]
-        highs = [rows[k]["max"] - rows[k]["median"] for k in keys]
-        labels = [k if sc is not None else IMPORTS[k].replace("import ", "") for k in keys]
-        ax.bar(
-            range(len(keys)),
-            medians,
-            yerr=[lows, highs],
-            color=[_COLORS.get(k, "#17becf") for k in keys],
-            capsize=3,
+def _target_cells(t: dict[str, Any]) -> tuple[str, str, str]:
+    """(value, "≤ limit" or "≥ limit", min–max over rounds) of a target, formatted."""
+    is_ratio = t["kind"] == "ratio"
+    value = f"{t['value']:.2f}×" if is_ratio else f"{t['value']:,.0f}"
+    limit = f"{t['limit']:.2f}×" if is_ratio else f"{t['limit']:,.0f}"
+    spread = ""
+    if "min" in t:
+        spread = (
+            f"{t['min']:.2f}–{t['max']:.2f}" if is_ratio else f"{t['min']:,.0f}–{t['max']:,.0f}"
         )
-        ax.set_xticks(range(len(keys)), labels, rotation=40, ha="right", fontsize=8)
-        ax.set_title(title, fontsize=9)
-        if medians and min(medians) > 0 and max(medians) / min(medians) > 20:
-            ax.set_yscale("log")
-        floor = rows.get("floor", {}).get("median")
-        if sc is not None and sc.target is not None and floor:
-            ax.axhline(floor * sc.target, color="#d62728", ls="--", lw=1)
-            ax.text(
-                0.02,
-                0.97,
-                f"target {sc.target}× floor",
-                transform=ax.transAxes,
-                fontsize=7,
-                va="top",
-                color="#d62728",
-            )
-        if sc is None:
-            ax.axhline(120, color="#d62728", ls="--", lw=1)
-            ax.text(
-                0.02,
-                0.97,
-                "target 120 ms (ritellm)",
-                transform=ax.transAxes,
-                fontsize=7,
-                va="top",
-                color="#d62728",
-            )
-        for i, (m, k) in enumerate(zip(medians, keys, strict=True)):
-            # Above the whisker, so the label never sits on the min–max bar.
-            ax.text(i, rows[k]["max"], _num(m), ha="center", va="bottom", fontsize=7)
-    fig.suptitle(
-        "ritellm vs the httpcore floor and other clients (client-process CPU; lower is better)",
-        fontsize=11,
-    )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return None
+    return value, f"{t.get('op', '≤')} {limit}", spread
 
 
 def format_markdown(summary: Summary, meta: dict[str, Any]) -> str:
@@ -423,8 +314,9 @@ def format_markdown(summary: Summary, meta: dict[str, Any]) -> str:
                 size = f"{sc.concurrency}×{size}"
             ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
             out.append(
-                f"| {row['label']} | {size} | {_num(row['median'])} | "
-                f"{_num(row['min'])}–{_num(row['max'])} | {ratio} | {sc.anchors.get(key, '')} |"
+                f"| {row['label']} | {size} | {fmt_num(row['median'])} | "
+                f"{fmt_num(row['min'])}–{fmt_num(row['max'])} | {ratio} | "
+                f"{sc.anchors.get(key, '')} |"
             )
         out.append("")
     if summary["imports"]:
@@ -437,20 +329,14 @@ def format_markdown(summary: Summary, meta: dict[str, Any]) -> str:
         for row in summary["imports"].values():
             ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
             out.append(
-                f"| `{row['statement']}` | {_num(row['median'])} | "
-                f"{_num(row['min'])}–{_num(row['max'])} | {ratio} |"
+                f"| `{row['statement']}` | {fmt_num(row['median'])} | "
+                f"{fmt_num(row['min'])}–{fmt_num(row['max'])} | {ratio} |"
             )
         out.append("")
+    out += provider_markdown(summary.get("providers", []))
     out += ["| target | this run | limit | rounds | |", "|---|---:|---:|---:|---|"]
     for t in summary["targets"]:
-        is_ratio = t["kind"] == "ratio"
-        value = f"{t['value']:.2f}×" if is_ratio else f"{t['value']:,.0f}"
-        limit = f"{t['limit']:.2f}×" if is_ratio else f"{t['limit']:,.0f}"
-        spread = ""
-        if "min" in t:
-            spread = (
-                f"{t['min']:.2f}–{t['max']:.2f}" if is_ratio else f"{t['min']:,.0f}–{t['max']:,.0f}"
-            )
+        value, limit, spread = _target_cells(t)
         verdict = "met" if t["met"] else "**missed**"
-        out.append(f"| {t['target']} | {value} | ≤ {limit} | {spread} | {verdict} |")
+        out.append(f"| {t['target']} | {value} | {limit} | {spread} | {verdict} |")
     return "\n".join(out) + "\n"

@@ -9,6 +9,10 @@ Two listeners, announced as one JSON line on stdout (``{"canned": port, "paced":
   base URL: ``/json/v1`` (a chat.completion), ``/s{N}/v1`` (a stream of N chunks with a
   Content-Length, arriving in large reads like nginx's static files), ``/hold/v1`` (headers
   and one event, then the stream stays open until the client leaves: the RSS scenario).
+  The same streams in the other wire formats, at the paths their clients build from a base
+  URL that is the server root: ``/a{N}/v1/messages`` (Anthropic Messages) and
+  ``/g{N}/v1beta/models/<model>:streamGenerateContent?alt=sse`` (Gemini; without
+  ``alt=sse`` Gemini would stream a JSON array, so that is a 404 here).
 - *paced* (a blocking thread per connection): ``/drip{N}/v1`` writes each event of a chunked
   stream in its own ``send()`` with a pause in between, the way a provider emits tokens, so
   the client sees one event per read; ``/ttfb/v1`` sends the headers, waits, then one event
@@ -33,14 +37,30 @@ import sys
 import threading
 import time
 
-from ._payloads import chunk_event, completion_body, stream_body, stream_events
+from ._payloads import (
+    anthropic_body,
+    chunk_event,
+    completion_body,
+    gemini_body,
+    stream_body,
+    stream_events,
+)
 
 __all__ = ["main"]
 
-_PATH = re.compile(rb"^/(json|hold|ttfb|s\d+|drip\d+)/v1/chat/completions$")
+# The route's name is the first path segment; exactly one group matches.
+_PATH = re.compile(
+    rb"^/(?:(json|hold|ttfb|s\d+|drip\d+)/v1/chat/completions"
+    rb"|(a\d+)/v1/messages"
+    rb"|(g\d+)/v1beta/models/[\w.-]+:streamGenerateContent\?alt=sse)$"
+)
 _JSON_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
 _SSE_LENGTH_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n"
+)
+_ANTHROPIC_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    b"request-id: req_011CTvQ7T1GrzyYJz5MZ7VsV\r\ncontent-length: %d\r\n\r\n"
 )
 _SSE_CHUNKED_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
@@ -53,6 +73,15 @@ _BAD = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\
 def _chunk(data: bytes) -> bytes:
     """One HTTP/1.1 chunked-encoding chunk."""
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _route(path: bytes) -> bytes:
+    """The route's name (``s200``, ``a20000``, ...) of a request path, or b"" when none."""
+    match = _PATH.match(path)
+    if match is None or match.lastindex is None:
+        return b""
+    name: bytes = match.group(match.lastindex)
+    return name
 
 
 def _parse_head(head: bytes) -> tuple[bytes, int] | None:
@@ -103,18 +132,25 @@ class _Canned(asyncio.Protocol):
             if len(buf) < total:
                 break  # the body is still on its way
             buf = buf[total:]
-            match = _PATH.match(path)
-            response = self._routes.get(match.group(1)) if match else None
+            response = self._routes.get(_route(path))
             transport.write(response if response is not None else _NOT_FOUND)
         self._buf = buf
 
 
-def _canned_routes(streams: list[int]) -> dict[bytes, bytes]:
+def _canned_routes(
+    streams: list[int], anthropic: list[int], gemini: list[int]
+) -> dict[bytes, bytes]:
     body = completion_body()
     routes = {b"json": _JSON_HEAD % len(body) + body}
     for n in streams:
         sse = stream_body(n)
         routes[b"s%d" % n] = _SSE_LENGTH_HEAD % len(sse) + sse
+    for n in anthropic:
+        sse = anthropic_body(n)
+        routes[b"a%d" % n] = _ANTHROPIC_HEAD % len(sse) + sse
+    for n in gemini:
+        sse = gemini_body(n)
+        routes[b"g%d" % n] = _SSE_LENGTH_HEAD % len(sse) + sse
     # Headers and the first event, then nothing: the response never completes.
     routes[b"hold"] = _SSE_CHUNKED_HEAD + _chunk(chunk_event({"role": "assistant", "content": ""}))
     return routes
@@ -162,8 +198,7 @@ class _Paced:
                         return
                     buf += data
                 buf = buf[end + 4 + length :]
-                match = _PATH.match(path)
-                name = match.group(1) if match else b""
+                name = _route(path)
                 if name == b"ttfb":
                     self._ttfb(conn)
                 elif name.startswith(b"drip") and int(name[4:]) in self._drips:
@@ -197,7 +232,7 @@ def _sizes(text: str) -> list[int]:
 
 async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
-    routes = _canned_routes(_sizes(args.streams))
+    routes = _canned_routes(_sizes(args.streams), _sizes(args.anthropic), _sizes(args.gemini))
     server = await loop.create_server(lambda: _Canned(routes), "127.0.0.1", args.port, backlog=4096)
     paced = _Paced(args.drip_gap_us / 1e6)
     for n in _sizes(args.drips):
@@ -217,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._server")
     parser.add_argument("--port", type=int, default=0, help="canned listener port (0: any)")
     parser.add_argument("--streams", default="200", help="canned stream sizes, e.g. 200,20000")
+    parser.add_argument("--anthropic", default="", help="canned Anthropic stream sizes")
+    parser.add_argument("--gemini", default="", help="canned Gemini stream sizes")
     parser.add_argument("--drips", default="", help="drip-fed stream sizes, e.g. 5000")
     parser.add_argument(
         "--drip-gap-us", type=float, default=100.0, help="pause before each dripped event"

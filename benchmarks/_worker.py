@@ -190,7 +190,7 @@ async def _hold(c: AsyncAdapter, base: str, n: int, result: Result) -> tuple[int
 
 
 async def _run_async(spec: Spec, timer: _Timer) -> tuple[int, int]:
-    client = make_async(spec["client"], spec.get("max_connections"))
+    client = make_async(spec["client"], spec.get("max_connections"), spec.get("wire", "openai"))
     base: str = spec["base"]
     scenario = spec["scenario"]
     n: int = spec["n"]

@@ -5,6 +5,7 @@ in µs per request or per chunk.
     python -m benchmarks.hotspots seq                    # ritellm, 2,000 sequential requests
     python -m benchmarks.hotspots stream --client floor  # the floor, for comparison
     python -m benchmarks.hotspots conc --n 5000 --top 40
+    python -m benchmarks.hotspots anthropic              # ritellm on an Anthropic stream
 
 cProfile inflates every Python call by a similar amount, so read the numbers as shares and
 rankings; the suite (``python -m benchmarks``) gives the true totals.
@@ -18,9 +19,9 @@ import io
 import pstats
 import sys
 
-from ._cli import Servers
 from ._nginx import find_nginx
 from ._plan import CLIENTS, SCENARIOS
+from ._servers import Servers, sizes_needed
 from ._worker import run
 
 __all__ = ["main"]
@@ -41,13 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     size = sc.size(args.client, quick=False)
     n = args.n or size.n
     kind = args.server if args.server != "auto" else ("nginx" if find_nginx() else "python")
-    streams = {200, n} if sc.route.startswith("s{") else {200}
-    drips = {n} if sc.route.startswith("drip") else set()
+    streams, drips = sizes_needed([(sc, n)])
     with Servers(kind, streams, drips, 200.0) as servers:
         base, pids = servers.base(sc, n)
         spec = {
             "client": client.family,
             "backend": client.backend,
+            "wire": sc.wire,
             "scenario": sc.kind,
             "base": base,
             "n": n,
