@@ -6,7 +6,7 @@ Leaf module: imports only the standard library and attrs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -21,6 +21,7 @@ __all__ = [
     "ModelResponseStream",
     "decode_json",
     "decode_json_text",
+    "decode_plain_text",
     "retype",
 ]
 
@@ -86,10 +87,38 @@ class ModelResponseStream(AttrDict):
 
 _D = TypeVar("_D", bound="AttrDict")
 
+def _fast(decoder: json.JSONDecoder) -> Callable[[str], Any]:
+    """``decoder.decode`` minus its two whitespace regexes and a call level, for the common
+    case of a document with no surrounding whitespace (every stream event): ~0.8 µs saved on
+    a 300-byte chunk. Anything else (leading or trailing whitespace, extra data, invalid
+    JSON) goes to ``decode`` itself, so results and errors are exactly ``json``'s."""
+    # json's C scanner (an attribute every JSONDecoder has, undeclared in typeshed); it
+    # clears its memo after every call.
+    scan = decoder.scan_once  # type: ignore[attr-defined]
+    decode = decoder.decode
+
+    def fast_decode(text: str) -> Any:
+        try:
+            obj, end = scan(text, 0)
+        except StopIteration:
+            return decode(text)
+        return obj if end == len(text) else decode(text)
+
+    return fast_decode
+
+
 # One decoder object, reused: the object_hook makes every nested JSON object an AttrDict
 # (measured: +0.2 µs on a 300-byte chunk, against ~3 µs for the decode itself).
-decode_json_text = json.JSONDecoder(object_hook=AttrDict).decode
-"""Parse a JSON ``str`` with every object an :class:`AttrDict` (the hot path's version)."""
+decode_json_text = _fast(json.JSONDecoder(object_hook=AttrDict))
+"""Parse a JSON ``str`` with every object an :class:`AttrDict` (the hot path's version).
+
+Raises:
+    ValueError: invalid JSON (``json.JSONDecodeError``).
+"""
+
+decode_plain_text = _fast(json.JSONDecoder())
+"""Parse a JSON ``str`` into plain dicts and lists: for provider events that are translated
+into new chunks and never reach the caller themselves."""
 
 
 def decode_json(text: str | bytes) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import StreamError
-from .._types import AttrDict, ModelResponseStream, decode_json_text
+from .._types import AttrDict, ModelResponseStream, decode_plain_text
 from ..sse import ServerSentEvent
 from ._anthropic_response import error_info, error_status, finish_reason, usage
 from ._common import chunk, dumps
@@ -88,12 +88,13 @@ class AnthropicStreamDecoder(SSEChunkDecoder):
                 break  # nothing after message_stop is part of the answer
             data = event.data
             try:
-                obj = decode_json_text(data)
+                # Plain dicts: events are translated into new chunks, never handed over.
+                obj = decode_plain_text(data)
             except ValueError as exc:
                 if data.strip():
                     raise self._malformed("malformed JSON in stream event", data) from exc
-                obj = AttrDict()  # an event without data: its name says what it is
-            if type(obj) is not AttrDict:
+                obj = {}  # an event without data: its name says what it is
+            if type(obj) is not dict:
                 raise self._malformed("stream event is not a JSON object", data)
             # The JSON's own type decides (LiteLLM-style servers send data lines only); the
             # SSE event name stands in when it is missing.
@@ -133,12 +134,12 @@ class AnthropicStreamDecoder(SSEChunkDecoder):
             )
         )
 
-    def _start(self, obj: AttrDict, data: str, out: list[ModelResponseStream]) -> None:
+    def _start(self, obj: dict[str, Any], data: str, out: list[ModelResponseStream]) -> None:
         index = obj.get("index")
         if type(index) is not int:
             raise self._malformed("content_block_start without an integer index", data)
         block = obj.get("content_block")
-        if type(block) is not AttrDict:
+        if type(block) is not dict:
             raise self._malformed("content_block_start without a content_block object", data)
         kind = block.get("type")
         if kind == "text":
@@ -152,7 +153,7 @@ class AnthropicStreamDecoder(SSEChunkDecoder):
             # The API starts every tool_use block with "input": {}; should a server send the
             # whole input here instead, it is the arguments.
             given = block.get("input")
-            arguments = dumps(given) if type(given) is AttrDict and given else ""
+            arguments = dumps(given) if type(given) is dict and given else ""
             state.args = bool(arguments)
             call = AttrDict(
                 index=state.number,
@@ -177,13 +178,13 @@ class AnthropicStreamDecoder(SSEChunkDecoder):
             # Server tools and their results, and block types added later: not mapped.
             self._blocks[index] = _Block("other")
 
-    def _delta(self, obj: AttrDict, data: str, out: list[ModelResponseStream]) -> None:
+    def _delta(self, obj: dict[str, Any], data: str, out: list[ModelResponseStream]) -> None:
         index = obj.get("index")
         block = self._blocks.get(index) if type(index) is int else None
         if block is None:
             raise self._malformed("content_block_delta for a block that was never started", data)
         delta = obj.get("delta")
-        if type(delta) is not AttrDict:
+        if type(delta) is not dict:
             raise self._malformed("content_block_delta without a delta object", data)
         kind = delta.get("type")
         if kind == "text_delta":
@@ -220,9 +221,9 @@ class AnthropicStreamDecoder(SSEChunkDecoder):
             call = AttrDict(index=block.number, function=AttrDict(arguments="{}"))
             self._emit(out, AttrDict(tool_calls=[call]))
 
-    def _message_start(self, obj: AttrDict) -> None:
+    def _message_start(self, obj: dict[str, Any]) -> None:
         message = obj.get("message")
-        if type(message) is not AttrDict:
+        if type(message) is not dict:
             return
         if type(message.get("id")) is str:
             self._id = message["id"]
@@ -231,15 +232,15 @@ class AnthropicStreamDecoder(SSEChunkDecoder):
         if message.get("stop_reason") is not None:
             self._stop_reason = message["stop_reason"]
         raw = message.get("usage")
-        if type(raw) is AttrDict:
+        if type(raw) is dict:
             self._usage.update(raw)
 
-    def _message_delta(self, obj: AttrDict) -> None:
+    def _message_delta(self, obj: dict[str, Any]) -> None:
         delta = obj.get("delta")
-        if type(delta) is AttrDict and delta.get("stop_reason") is not None:
+        if type(delta) is dict and delta.get("stop_reason") is not None:
             self._stop_reason = delta["stop_reason"]
         raw = obj.get("usage")
-        if type(raw) is AttrDict:
+        if type(raw) is dict:
             # Cumulative counts: a field present here replaces the one from message_start
             # (input and cache counts are sent again by newer API versions, or null).
             self._usage.update((k, v) for k, v in raw.items() if v is not None)

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import ContentPolicyViolationError, ErrorInfo, StreamError
-from .._types import AttrDict, ModelResponseStream, decode_json_text
+from .._types import AttrDict, ModelResponseStream, decode_plain_text
 from ..sse import ServerSentEvent
-from ._common import call_id, chunk, dumps, parse_error_body, usage
+from ._common import call_id, dumps, parse_error_body, usage
 from ._framing import SSEChunkDecoder, inband_error
 
 __all__ = ["GeminiStreamDecoder", "Malformed"]  # the other functions serve gemini.py
@@ -295,23 +295,32 @@ class GeminiStreamDecoder(SSEChunkDecoder):
         if state is not None and not state.started:
             state.started = True
             delta = AttrDict(role="assistant", **delta)
-        return chunk(
-            id=self._id,
-            created=self._created,
-            model=self._model,
-            delta=delta,
-            finish_reason=finish,
-            index=index,
+        # Per chunk: a literal (not _common.chunk's keywords) saves a call and ~0.5 µs.
+        return ModelResponseStream(
+            {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "system_fingerprint": None,
+                "choices": [
+                    AttrDict(
+                        {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+                    )
+                ],
+            }
         )
 
     def _event(self, data: str, out: list[ModelResponseStream]) -> None:
         try:
-            obj = decode_json_text(data)
+            # Plain dicts: the event itself never reaches the caller (its chunks are built
+            # from it), so AttrDict's object hook would only cost (~1.7 µs per event).
+            obj = decode_plain_text(data)
         except ValueError as exc:
             raise self._malformed("malformed JSON in Gemini stream event", data) from exc
         if type(obj) is list and len(obj) == 1:
             obj = obj[0]  # the error form of the JSON-array stream, should a server use it
-        if type(obj) is not AttrDict:
+        if type(obj) is not dict:
             raise self._malformed("Gemini stream event is not a JSON object", data)
         if obj.get("error"):
             raise self._inband(data)
@@ -320,6 +329,8 @@ class GeminiStreamDecoder(SSEChunkDecoder):
             self._model = model_name(obj, self._model)
         if obj.get("usageMetadata") is not None:
             self._usage = obj["usageMetadata"]
+        if self._text_only(obj, out):
+            return
         try:
             self._candidates(obj, out)
         except Malformed as exc:
@@ -334,7 +345,36 @@ class GeminiStreamDecoder(SSEChunkDecoder):
                 body=block.body,
             )
 
-    def _candidates(self, obj: AttrDict, out: list[ModelResponseStream]) -> None:
+    def _text_only(self, obj: dict[str, Any], out: list[ModelResponseStream]) -> bool:
+        """The fast path for the usual event, one candidate holding one text part (the
+        general path costs ~1 µs more per chunk); False for anything else, which
+        :meth:`_candidates` then handles, checks included."""
+        found = obj.get("candidates")
+        if type(found) is not list or len(found) != 1:
+            return False
+        cand = found[0]
+        if type(cand) is not dict or cand.get("index", 0) != 0 or "logprobsResult" in cand:
+            return False
+        content = cand.get("content")
+        found = content.get("parts") if type(content) is dict else None
+        if type(found) is not list or len(found) != 1:
+            return False
+        part = found[0]
+        if type(part) is not dict or len(part) != 1:  # text and nothing else
+            return False
+        text = part.get("text")
+        finish = cand.get("finishReason")
+        if type(text) is not str or not text or (finish is not None and type(finish) is not str):
+            return False
+        state = self._choices.get(0)
+        if state is None:
+            state = self._choices[0] = _Choice()
+        out.append(self._chunk(0, state, AttrDict(content=text)))
+        if finish is not None:
+            state.finish = finish
+        return True
+
+    def _candidates(self, obj: dict[str, Any], out: list[ModelResponseStream]) -> None:
         rid = self._id
         for index, cand in candidates(obj):
             state = self._choices.get(index)
@@ -344,7 +384,7 @@ class GeminiStreamDecoder(SSEChunkDecoder):
             for part in parts(cand):
                 text = part.get("text")
                 if text:
-                    key = "reasoning_content" if part.get("thought") is True else "content"
+                    key = "content" if part.get("thought") is not True else "reasoning_content"
                     out.append(self._chunk(index, state, AttrDict({key: text})))
                 elif text is None and "functionCall" in part:
                     call = tool_call(part, rid, index, state.calls)
