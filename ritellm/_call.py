@@ -7,6 +7,7 @@ httpcore, trio or asyncio. The environment is passed in.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -224,17 +225,14 @@ class Call:
             name.decode("latin-1"): _redact(name, value.decode("latin-1"), secret)
             for name, value in self.request.headers
         }
-        body: dict[str, Any] = {"model": self.payload.model, "messages": self.payload.messages}
-        body.update(self.payload.params)
-        if self.stream:
-            body["stream"] = True
         record = {
             "event": "pre_api_call",
             "provider": self.provider.spec.name,
             "model": self.model,
             "url": self.request.url,
             "headers": headers,
-            "body": body,
+            # What is sent, in the provider's own format (keys travel in headers only).
+            "body": json.loads(self.request.body),
             "stream": self.stream,
             "attempt": attempt,
         }

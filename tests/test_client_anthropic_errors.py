@@ -456,6 +456,9 @@ async def test_the_key_never_reaches_errors_or_logs(
     [record] = records
     assert record["headers"]["x-api-key"] == "***"
     assert record["url"] == claude_sim.url + "/v1/messages"
+    # The body as sent, in Anthropic's format (what the server received).
+    assert record["body"] == claude_sim.requests[0].json
+    assert record["body"]["max_tokens"] == 4096
     assert_no_key(records)
     assert_no_key(client, ritellm.AsyncClient(api_key=KEY, base_url=claude_sim.url))
 
