@@ -8,11 +8,13 @@ I/O layer: anyio and ritellm's transport; never httpcore directly, trio or async
 from __future__ import annotations
 
 import base64
+import math
 import mimetypes
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import anyio
+import anyio.lowlevel
 
 from ._errors import APIConnectionError, APIError, ImageFetchError
 from ._options import Timeout
@@ -43,7 +45,18 @@ async def fetch_media(
     found: dict[str, Media] = {}
 
     async def one(url: str) -> None:
-        found[url] = await _fetch(url, transport, timeout)
+        # The transport applies no read deadline of its own (callers do): one per image,
+        # over its redirects, headers and body, so a server that stalls cannot hang the call.
+        limit = timeout.read
+        with anyio.CancelScope(
+            deadline=math.inf if limit is None else anyio.current_time() + limit
+        ) as scope:
+            found[url] = await _fetch(url, transport, timeout)
+        if scope.cancelled_caught:
+            await anyio.lowlevel.checkpoint_if_cancelled()  # a caller's cancellation wins
+            raise ImageFetchError(
+                f"Could not fetch image {_shown(url)}: no complete answer within {limit:g}s"
+            )
 
     try:
         async with anyio.create_task_group() as tg:
@@ -57,8 +70,13 @@ async def fetch_media(
     return found
 
 
+def _shown(url: str) -> str:
+    """The URL for messages: without its query or fragment, where tokens live."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 async def _fetch(url: str, transport: Transport, timeout: Timeout) -> Media:
-    where = urlsplit(url)._replace(query="", fragment="").geturl()  # no tokens in messages
+    where = _shown(url)
     target = url
     for _ in range(_MAX_REDIRECTS + 1):
         request = HttpRequest(method=b"GET", url=target, headers=list(_HEADERS), body=b"")

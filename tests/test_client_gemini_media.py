@@ -6,6 +6,7 @@ called. On asyncio and trio."""
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -111,6 +112,11 @@ class ImageServer:
             pass
         path = request.target.decode()
         self.requests.append((path, {k.decode(): v.decode() for k, v in request.headers}))
+        if path == "/stall.png":  # never answer; notice the client leaving
+            with contextlib.suppress(anyio.EndOfStream):
+                while await stream.receive():
+                    pass
+            return False
         if path.startswith("/gate/"):
             self._gated += 1
             if self._gated == self.gate_size:
@@ -324,6 +330,17 @@ async def refused_url() -> str:
         port = listener.extra(anyio.abc.SocketAttribute.local_port)
         await listener.aclose()
     return f"http://127.0.0.1:{port}/cat.png"
+
+
+async def test_an_image_server_that_never_answers_times_out(
+    sim: Simulator, client: ritellm.AsyncClient, images: ImageServer
+) -> None:
+    url = images.url("/stall.png")
+    with anyio.fail_after(10), pytest.raises(ritellm.ImageFetchError) as info:
+        await client.acompletion(MODEL, ask(url), timeout=ritellm.Timeout(read=0.3))
+    assert info.value.message == f"Could not fetch image {url}: no complete answer within 0.3s"
+    assert sim.requests == []
+    await closed(client, images)
 
 
 async def test_unreachable_image_host(sim: Simulator, client: ritellm.AsyncClient) -> None:
