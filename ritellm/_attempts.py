@@ -54,25 +54,29 @@ _FALLBACK_ON = (
 )
 
 
+Observer = Callable[[int, Mapping[str, str]], None]
+
+
 async def run(
     call: Call,
     transport: Transport,
     rng: Callable[[], float],
     *,
-    defer_rate_limits: bool = False,
+    observer: Observer | None = None,
 ) -> Result:
     """Send a prepared call, then its fallbacks while the failures are about availability
     (rate limits, 5xx, connection trouble, unknown model).
 
-    ``defer_rate_limits``: a 429 is raised at once (not retried here) so that a fan-out's
-    shared limiter can pace every request.
+    ``observer`` (a fan-out's shared limiter) sees the status and headers of every response
+    (rate-limit headers included), and a 429 is raised to it at once instead of being
+    retried here, so that the limiter can pace every request.
     """
     if not call.fallbacks:
-        return await _run_one(call, transport, rng, defer_rate_limits)
+        return await _run_one(call, transport, rng, observer)
     errors: list[APIError] = []
     for candidate in (call, *call.fallbacks):
         try:
-            return await _run_one(candidate, transport, rng, defer_rate_limits)
+            return await _run_one(candidate, transport, rng, observer)
         except _FALLBACK_ON as exc:
             if errors:
                 exc.__context__ = errors[-1]  # the chain shows every model tried
@@ -82,15 +86,15 @@ async def run(
 
 
 async def _run_one(
-    call: Call, transport: Transport, rng: Callable[[], float], defer_rate_limits: bool
+    call: Call, transport: Transport, rng: Callable[[], float], observer: Observer | None
 ) -> Result:
     """One model: media, attempts, retries and the total deadline."""
     total = call.timeout.total
     if total is None:
-        return await _prepared(call, transport, rng, None, defer_rate_limits)
+        return await _prepared(call, transport, rng, None, observer)
     deadline = anyio.current_time() + total
     with anyio.CancelScope(deadline=deadline) as scope:
-        return await _prepared(call, transport, rng, deadline, defer_rate_limits)
+        return await _prepared(call, transport, rng, deadline, observer)
     # Our deadline fired (a caller's own cancellation propagates instead: see below).
     await anyio.lowlevel.checkpoint_if_cancelled()
     assert scope.cancelled_caught
@@ -104,7 +108,7 @@ async def _prepared(
     transport: Transport,
     rng: Callable[[], float],
     deadline: float | None,
-    defer_rate_limits: bool,
+    observer: Observer | None,
 ) -> Result:
     if call.media_urls:
         from ._media import fetch_media  # rare: only for images a provider needs inline
@@ -113,7 +117,7 @@ async def _prepared(
             call.with_media(await fetch_media(call.media_urls, transport, call.timeout))
         except APIError as exc:
             raise call.annotate(exc) from exc.__cause__
-    return await _attempts(call, transport, rng, deadline, defer_rate_limits)
+    return await _attempts(call, transport, rng, deadline, observer)
 
 
 async def _attempts(
@@ -121,7 +125,7 @@ async def _attempts(
     transport: Transport,
     rng: Callable[[], float],
     deadline: float | None,
-    defer_rate_limits: bool,
+    observer: Observer | None,
 ) -> Result:
     # One deadline bounds sending and the wait for the response (rather than httpcore's
     # timer per socket read and write: measured ~25 µs per request on asyncio).
@@ -132,17 +136,17 @@ async def _attempts(
         outcome: Outcome
         try:
             if budget is None:
-                outcome = await _attempt(call, transport, deadline, defer_rate_limits)
+                outcome = await _attempt(call, transport, deadline, observer)
             else:
                 with anyio.CancelScope(deadline=anyio.current_time() + budget) as scope:
-                    outcome = await _attempt(call, transport, deadline, defer_rate_limits)
+                    outcome = await _attempt(call, transport, deadline, observer)
                 if scope.cancelled_caught:
                     # Only our own deadline lands here; a caller's scope propagates.
                     await anyio.lowlevel.checkpoint_if_cancelled()
                     raise APITimeoutError(f"No response within {budget:g}s (read timeout)")
             if isinstance(outcome, AsyncCompletionStream):
                 # Outside the headers deadline: the first chunk has its own, per chunk.
-                outcome = await _prime(call, outcome, defer_rate_limits)
+                outcome = await _prime(call, outcome, observer)
         except APIConnectionError as exc:  # timeouts included: nothing was answered
             outcome = (call.annotate(exc), True)
         if not isinstance(outcome, tuple):
@@ -166,13 +170,15 @@ async def _attempts(
 
 
 async def _attempt(
-    call: Call, transport: Transport, deadline: float | None, defer_rate_limits: bool
+    call: Call, transport: Transport, deadline: float | None, observer: Observer | None
 ) -> Outcome:
     """One request: the result, or (the error, whether it is worth retrying)."""
     response = await transport.send(call.request, call.timeout)
+    if observer is not None:
+        observer(response.status, response.headers)
     if response.status < 300:
         if call.stream:
-            return await _open_stream(call, response, deadline, defer_rate_limits)
+            return await _open_stream(call, response, deadline, observer)
         body = await response.aread()
         try:
             return call.provider.parse_completion(
@@ -183,7 +189,7 @@ async def _attempt(
                 now=int(time.time()),
             )
         except APIError as exc:
-            return _in_a_2xx(call, exc, defer_rate_limits)
+            return _in_a_2xx(call, exc, observer)
     body = await response.aread()
     headers = response.headers
     err = call.annotate(
@@ -197,25 +203,25 @@ async def _attempt(
             retry_after=parse_retry_after(headers, time.time()),
         )
     )
-    return err, _retryable(response.status, headers, defer_rate_limits)
+    return err, _retryable(response.status, headers, observer)
 
 
-def _retryable(status: int, headers: Mapping[str, str], defer_rate_limits: bool) -> bool:
+def _retryable(status: int, headers: Mapping[str, str], observer: Observer | None) -> bool:
     # In a fan-out, 429s go back to the fan-out's shared limiter instead.
-    return should_retry(status, headers) and not (defer_rate_limits and status == 429)
+    return should_retry(status, headers) and not (observer is not None and status == 429)
 
 
-def _in_a_2xx(call: Call, err: APIError, defer_rate_limits: bool) -> tuple[APIError, bool]:
+def _in_a_2xx(call: Call, err: APIError, observer: Observer | None) -> tuple[APIError, bool]:
     """An error the provider sent with a 2xx status (a JSON body, or an event in a stream
     before any chunk): retried like the HTTP status it stands for. Anthropic and Gemini name
     it (an overloaded_error is a 529); an OpenAI-compatible error body keeps its 2xx and is
     final."""
     status = err.status_code or 200
-    return call.annotate(err), status >= 300 and _retryable(status, {}, defer_rate_limits)
+    return call.annotate(err), status >= 300 and _retryable(status, {}, observer)
 
 
 async def _open_stream(
-    call: Call, response: Response, deadline: float | None, defer_rate_limits: bool
+    call: Call, response: Response, deadline: float | None, observer: Observer | None
 ) -> Outcome:
     ctype = response.headers.get("content-type", "")
     if ctype and not ctype.startswith("text/event-stream"):
@@ -233,7 +239,7 @@ async def _open_stream(
                     provider=call.provider.spec.name,
                     model=call.model,
                 )
-                return _in_a_2xx(call, err, defer_rate_limits)
+                return _in_a_2xx(call, err, observer)
         raise call.annotate(
             APIResponseValidationError(
                 f"Expected a text/event-stream response, got {ctype}: {snippet(body)!r}",
@@ -253,7 +259,7 @@ async def _open_stream(
     )
 
 
-async def _prime(call: Call, stream: AsyncCompletionStream, defer_rate_limits: bool) -> Outcome:
+async def _prime(call: Call, stream: AsyncCompletionStream, observer: Observer | None) -> Outcome:
     # Read up to the first chunk before handing the stream over: an error the provider
     # sends in place of an answer (Anthropic's in-band "overloaded", a reset before any
     # event) is then raised here, typed and retried like its HTTP twin, while nothing has
@@ -273,5 +279,5 @@ async def _prime(call: Call, stream: AsyncCompletionStream, defer_rate_limits: b
             model=call.model,
         )
         err.__cause__ = exc
-        return _in_a_2xx(call, err, defer_rate_limits)
+        return _in_a_2xx(call, err, observer)
     return stream

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 import anyio.lowlevel
 
-from ._attempts import run
+from ._attempts import Observer, run
 from ._call import Call, Defaults, Messages, prepare
 from ._checks import check_number, check_retries
 from ._errors import ParameterError, ParameterTypeError
@@ -167,11 +167,9 @@ class AsyncClient:
         return self._prepare(model, messages, False if stream is None else stream, rest)
 
     async def _run(
-        self, call: Call, *, defer_rate_limits: bool = False
+        self, call: Call, *, observer: Observer | None = None
     ) -> ModelResponse | AsyncCompletionStream:
-        return await run(
-            call, self.transport(), self._rng.random, defer_rate_limits=defer_rate_limits
-        )
+        return await run(call, self.transport(), self._rng.random, observer=observer)
 
 
 _default_client: AsyncClient | None = None

@@ -172,6 +172,10 @@ class _Controller:
             pace.rate *= self.PROBE
 
 
+def _headers_ignored(status: int, headers: Mapping[str, str]) -> None:
+    """The fan-out's view of each response (its 429s come back to the limiter)."""
+
+
 def _estimate_tokens(call: Call) -> float:
     """A cheap upper-ish estimate of a request's tokens for ``tpm``: ~4 characters per
     prompt token plus the completion budget; corrected from ``usage`` afterwards."""
@@ -348,7 +352,7 @@ class _Engine:
                 controller.limiter.release_on_behalf_of(call)
 
     async def _attempt(self, index: int, call: Call) -> Any:
-        result = await self.client._run(call, defer_rate_limits=True)
+        result = await self.client._run(call, observer=_headers_ignored)
         if not isinstance(result, AsyncCompletionStream):
             return result
         chunks: list[ModelResponseStream] = []
