@@ -19,6 +19,7 @@ __all__ = [
     "check_messages",
     "check_number",
     "check_retries",
+    "redact_url",
 ]
 
 _TOKEN_CHARS = frozenset(
@@ -123,3 +124,15 @@ def check_retries(num_retries: object, max_retries: object, default: int) -> int
     if value < 0:
         raise ParameterError(f"{name} must be >= 0, got {value}")
     return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password in its userinfo replaced by ``***`` (for reprs, logs and
+    errors); a URL without userinfo is returned as it is."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}://{user}:***@{host}{slash}{tail}"
