@@ -71,8 +71,24 @@ def check_additional(value: object) -> dict[str, Any]:
     )
 
 
+# Framing and hop-by-hop fields (RFC 9110 §7.6.1, RFC 9112 §6): the transport owns them, and
+# a caller's Content-Length or Transfer-Encoding next to ours is the request-smuggling shape.
+_RESERVED = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "keep-alive"}
+)
+# RFC 9110 §5.5: a field value is visible ASCII, SP, HTAB and obs-text (0x80-0xFF), with no
+# whitespace at either end. Everything else below 0x20, and DEL, is refused.
+_CONTROLS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t"}
+
+
 def check_headers(headers: object) -> list[tuple[bytes, bytes]]:
-    """``extra_headers`` as wire-ready (name, value) pairs."""
+    """``extra_headers`` as wire-ready (name, value) pairs, checked by RFC 9110's rules.
+
+    Raises:
+        ParameterTypeError: not a dict of str to str.
+        ParameterError: an invalid name, a framing or hop-by-hop field, or an invalid value;
+            the message names the header and never quotes its value (it may be a key).
+    """
     if not isinstance(headers, Mapping):
         raise ParameterTypeError("extra_headers must be a dict of str to str")
     out: list[tuple[bytes, bytes]] = []
@@ -81,8 +97,21 @@ def check_headers(headers: object) -> list[tuple[bytes, bytes]]:
             raise ParameterTypeError("extra_headers must be a dict of str to str")
         if not name or not _TOKEN_CHARS.issuperset(name):
             raise ParameterError(f"extra_headers: {name!r} is not a valid header name")
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise ParameterError(f"extra_headers: the value of {name!r} contains CR, LF or NUL")
+        lowered = name.lower()
+        if lowered in _RESERVED or lowered.startswith("proxy-"):
+            raise ParameterError(
+                f"extra_headers: {name!r} is a framing or hop-by-hop field that ritellm's "
+                "transport sets itself; it cannot be given (a proxy is configured with proxy=)"
+            )
+        if not _CONTROLS.isdisjoint(value):
+            raise ParameterError(
+                f"extra_headers: the value of {name!r} contains a control character (CR, LF, "
+                "NUL, ...); check for a stray newline"
+            )
+        if value != value.strip(" \t"):
+            raise ParameterError(
+                f"extra_headers: the value of {name!r} has leading or trailing whitespace"
+            )
         try:
             out.append((name.encode("ascii"), value.encode("latin-1")))
         except UnicodeEncodeError:

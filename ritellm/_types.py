@@ -152,8 +152,10 @@ class Credentials:
     # The one secret of the call (an API key or a bearer token): scrubbed from errors and
     # masked for logger_fn.
     api_key: str | None = attrs.field(default=None, repr=False)
-    # Extra static headers a provider needs; never secrets.
-    headers: tuple[tuple[bytes, bytes], ...] = ()
+    # Extra headers: Basic auth from the base URL's userinfo (a secret: never in a repr).
+    headers: tuple[tuple[bytes, bytes], ...] = attrs.field(default=(), repr=False)
+    # The base URL's query string, kept and merged into every request URL.
+    query: str = ""
     # Provider-specific, non-secret settings resolved with the credentials (e.g. Azure's
     # ``api_version``, or ``auth="bearer"`` when the secret is a bearer token).
     extra: Mapping[str, str] = attrs.field(factory=dict)

@@ -185,7 +185,7 @@ def test_hosted_vllm_needs_a_base_url() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["localhost:8000/v1", "ftp://example.com/v1", "api.openai.com/v1", "ws://x/v1", " "]
+    "url", ["localhost:8000/v1", "ftp://example.com/v1", "api.openai.com/v1", "ws://x/v1"]
 )
 def test_non_http_url_is_rejected(url: str) -> None:
     with pytest.raises(ritellm.ParameterError, match="must start with http:// or https://"):

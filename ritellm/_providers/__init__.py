@@ -6,12 +6,15 @@ one module in this package plus one row in ``PROVIDERS``.
 
 from __future__ import annotations
 
+import base64
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from .._checks import redact_url
 from .._errors import AuthenticationError, ErrorInfo, ParameterError, UnknownProviderError
 from .._types import (
     CompletionRequest,
@@ -27,7 +30,9 @@ __all__ = [
     "Provider",
     "ProviderSpec",
     "StreamDecoder",
+    "endpoint",
     "get_provider",
+    "parse_base_url",
     "resolve",
     "resolve_credentials",
 ]
@@ -275,11 +280,15 @@ def resolve_credentials(
     api_key: str | None,
     base_url: str | None,
     environ: Mapping[str, str],
+    path: Callable[[str], str] | None = None,
 ) -> Credentials:
     """Arguments first, then the provider's environment variables, then its default URL.
 
+    ``path`` normalises the base URL's path for providers that accept several forms (e.g.
+    Anthropic's root, ``…/v1`` or ``…/v1/messages``) before it is compared with the default.
+
     Raises:
-        ParameterError: no base URL can be found, or it is not an http(s) URL.
+        ParameterError: no base URL can be found, or it is not a valid http(s) URL.
         AuthenticationError: no key for the provider's own default URL (before any I/O).
     """
     url = base_url or next((environ[v] for v in spec.base_env if environ.get(v)), None)
@@ -287,17 +296,60 @@ def resolve_credentials(
     if not url:
         names = " or ".join(spec.base_env)
         raise ParameterError(f"Provider {spec.name!r} needs base_url=... (or {names} set)")
-    if not url.startswith(("http://", "https://")):
-        raise ParameterError(f"base_url must start with http:// or https://, got {url!r}")
-    url = url.rstrip("/")
+    base, query, auth = parse_base_url(url)
+    if path is not None:
+        base = path(base)
     key = api_key or next((environ[v] for v in spec.key_env if environ.get(v)), None)
-    if key is None and spec.key_required and url == spec.default_base_url:
+    if key is None and spec.key_required and base == spec.default_base_url and not auth:
         names = " or ".join(spec.key_env)
         raise AuthenticationError(
             f"No API key for provider {spec.name!r}: pass api_key=... or set {names}",
             provider=spec.name,
         )
-    return Credentials(base_url=url, api_key=key)
+    return Credentials(base_url=base, api_key=key, headers=auth, query=query)
+
+
+def parse_base_url(url: str) -> tuple[str, str, tuple[tuple[bytes, bytes], ...]]:
+    """Check a base URL and split it into what requests use: (``scheme://host[:port]/path``
+    without a trailing slash, its query string, and an ``Authorization: Basic`` header from
+    its userinfo, if any). Messages never show the password.
+
+    Raises:
+        ParameterError: not a string-safe http(s) URL with a host, a bad port, or a fragment.
+    """
+    shown = redact_url(url)
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise ParameterError(f"base_url contains whitespace or control characters: {shown!r}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ParameterError(f"base_url must start with http:// or https://, got {shown!r}")
+    if not parts.hostname:
+        raise ParameterError(f"base_url has no host: {shown!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ParameterError(f"base_url has an invalid port: {shown!r}") from None
+    if parts.fragment or url.endswith("#"):
+        raise ParameterError(
+            f"base_url has a fragment ('#...'), which would change the request path: {shown!r}"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
+    base = f"{parts.scheme.lower()}://{netloc}{parts.path}".rstrip("/")
+    auth: tuple[tuple[bytes, bytes], ...] = ()
+    if parts.username is not None:
+        # Userinfo is sent as Basic auth (what curl and httpx do), never left in the URL.
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        token = base64.b64encode(pair.encode()).decode("ascii")
+        auth = ((b"Authorization", b"Basic " + token.encode()),)
+    return base, parts.query, auth
+
+
+def endpoint(creds: Credentials, path: str, query: str = "") -> str:
+    """The request URL: the base URL, ``path``, then ``query`` and the base URL's own query."""
+    both = f"{query}&{creds.query}" if query and creds.query else query or creds.query
+    url = creds.base_url + path
+    return f"{url}?{both}" if both else url
 
 
 _loaded: dict[str, Any] = {}

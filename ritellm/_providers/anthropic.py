@@ -16,7 +16,7 @@ from .._errors import (
 )
 from .._types import CompletionRequest, Credentials, HttpRequest, Media, ModelResponse
 from .._version import __version__
-from . import ProviderSpec, resolve_credentials
+from . import ProviderSpec, endpoint, resolve_credentials
 from ._anthropic_response import error_info, error_status, message_completion
 from ._anthropic_stream import AnthropicStreamDecoder
 from ._common import (
@@ -83,13 +83,11 @@ class AnthropicProvider(BaseProvider):
         options: Mapping[str, Any],
         environ: Mapping[str, str],
     ) -> Credentials:
-        creds = resolve_credentials(self.spec, api_key=api_key, base_url=base_url, environ=environ)
-        root = _root(creds.base_url)
-        if root == creds.base_url:
-            return creds
-        # Resolved again from the root, so that the default API named as ".../v1" still
-        # needs a key before any I/O.
-        return resolve_credentials(self.spec, api_key=api_key, base_url=root, environ=environ)
+        # Normalised to the root before the default-URL check, so that the default API named
+        # as ".../v1" still needs a key before any I/O.
+        return resolve_credentials(
+            self.spec, api_key=api_key, base_url=base_url, environ=environ, path=_root
+        )
 
     def build_request(
         self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
@@ -105,7 +103,7 @@ class AnthropicProvider(BaseProvider):
         headers.extend(creds.headers)
         return HttpRequest(
             method=b"POST",
-            url=creds.base_url + "/v1/messages",
+            url=endpoint(creds, "/v1/messages"),
             headers=headers,
             body=dumps(_body(req, self.spec.name)).encode(),
         )

@@ -17,7 +17,7 @@ from .._types import (
     Media,
     ModelResponseStream,
 )
-from . import ProviderSpec
+from . import ProviderSpec, endpoint, parse_base_url
 from .openai import OpenAIProvider, OpenAIStreamDecoder
 
 __all__ = ["AzureProvider", "AzureStreamDecoder", "make_provider"]
@@ -65,8 +65,7 @@ class AzureProvider(OpenAIProvider):
                 "azure/ needs the resource endpoint: pass base_url='https://<resource>."
                 "openai.azure.com' (or api_base=) or set AZURE_API_BASE"
             )
-        if not url.startswith(("http://", "https://")):
-            raise ParameterError(f"base_url must start with http:// or https://, got {url!r}")
+        base, query, auth = parse_base_url(url)
         version = _option(options, "api_version", environ, _VERSION_ENV)
         token = _option(options, "azure_ad_token", environ, _TOKEN_ENV)
         if not version:
@@ -75,13 +74,10 @@ class AzureProvider(OpenAIProvider):
                 "set AZURE_API_VERSION"
             )
         key = api_key or next((environ[v] for v in spec.key_env if environ.get(v)), None)
-        if key:
-            return Credentials(base_url=_root(url), api_key=key, extra={"api_version": version})
-        if token:
+        if key or token:
+            extra = {"api_version": version} if key else {"api_version": version, "auth": "bearer"}
             return Credentials(
-                base_url=_root(url),
-                api_key=token,
-                extra={"api_version": version, "auth": "bearer"},
+                base_url=_root(base), api_key=key or token, headers=auth, query=query, extra=extra
             )
         raise AuthenticationError(
             "No credentials for provider 'azure': pass api_key=... or azure_ad_token=..., or "
@@ -93,10 +89,8 @@ class AzureProvider(OpenAIProvider):
         self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
     ) -> HttpRequest:
         version = creds.extra["api_version"]
-        url = (
-            f"{creds.base_url}/openai/deployments/{quote(req.model, safe='')}/chat/completions"
-            f"?api-version={quote(version, safe='')}"
-        )
+        path = f"/openai/deployments/{quote(req.model, safe='')}/chat/completions"
+        url = endpoint(creds, path, f"api-version={quote(version, safe='')}")
         return self._request(req, creds, url)
 
     def _auth(self, creds: Credentials) -> tuple[bytes, bytes]:

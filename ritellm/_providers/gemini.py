@@ -26,7 +26,7 @@ from .._types import (
     ModelResponse,
 )
 from .._version import __version__
-from . import ProviderSpec
+from . import ProviderSpec, endpoint
 from . import _common as common
 from . import _gemini_stream as results
 from ._conversation import Image, Text, ToolCall, ToolResult, conversation
@@ -109,9 +109,9 @@ class GeminiProvider(common.BaseProvider):
         model = req.model.removeprefix("models/")  # the resource name; the path takes the id
         if not model:
             raise ParameterError(f"Gemini model {req.model!r} has no id after 'models/'")
-        base = creds.base_url
-        root = base if base.rsplit("/", 1)[-1] in _VERSIONS else base + "/v1beta"
-        method = "streamGenerateContent?alt=sse" if req.stream else "generateContent"
+        version = "" if creds.base_url.rsplit("/", 1)[-1] in _VERSIONS else "/v1beta"
+        method = "streamGenerateContent" if req.stream else "generateContent"
+        path = f"{version}/models/{quote(model, safe='')}:{method}"
         headers = [
             (b"Content-Type", _JSON),
             (b"Accept", b"text/event-stream" if req.stream else _JSON),
@@ -123,7 +123,7 @@ class GeminiProvider(common.BaseProvider):
         headers.extend(creds.headers)
         return HttpRequest(
             method=b"POST",
-            url=f"{root}/models/{quote(model, safe='')}:{method}",
+            url=endpoint(creds, path, "alt=sse" if req.stream else ""),
             headers=headers,
             body=common.dumps(_body(req, model, media, self.spec.name)).encode(),
         )

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ErrorInfo, StreamError, error_from_response
+from .._errors import ErrorInfo, ParameterError, StreamError, error_from_response
 from .._types import (
     AttrDict,
     CompletionRequest,
@@ -23,7 +23,7 @@ from .._types import (
     retype,
 )
 from .._version import __version__
-from . import ProviderSpec
+from . import ProviderSpec, endpoint
 from ._common import BaseProvider, parse_error_body
 from ._framing import SSEChunkDecoder, inband_error, invalid_response, json_body
 
@@ -41,7 +41,7 @@ class OpenAIProvider(BaseProvider):
     def build_request(
         self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
     ) -> HttpRequest:
-        return self._request(req, creds, creds.base_url + "/chat/completions")
+        return self._request(req, creds, endpoint(creds, "/chat/completions"))
 
     def _request(self, req: CompletionRequest, creds: Credentials, url: str) -> HttpRequest:
         payload: dict[str, Any] = {"model": req.model, "messages": req.messages}
@@ -54,7 +54,13 @@ class OpenAIProvider(BaseProvider):
             (b"User-Agent", _USER_AGENT),
         ]
         if creds.api_key:
-            headers.append(self._auth(creds))
+            auth = self._auth(creds)
+            if any(name.lower() == auth[0].lower() for name, _ in creds.headers):
+                raise ParameterError(
+                    f"base_url has a user:password (sent as Basic auth) and {self.spec.name} "
+                    f"sends its key in the same {auth[0].decode()} header: give one of them"
+                )
+            headers.append(auth)
         headers.extend(creds.headers)
         return HttpRequest(method=b"POST", url=url, headers=headers, body=_dumps(payload).encode())
 
