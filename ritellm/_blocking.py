@@ -141,6 +141,8 @@ async def _run_coroutine(
 
 
 _PORTAL = _PortalThread()
+# Seconds between checks for Ctrl-C while a blocking call waits (Windows needs them).
+_INTERRUPT_CHECK = 0.2
 atexit.register(_PORTAL.stop)
 
 
@@ -157,7 +159,13 @@ def run_sync(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         )
     future = _PORTAL.submit(fn, *args, **kwargs)
     try:
-        return future.result()
+        # A wait with a timeout, repeated: an untimed lock wait cannot be interrupted by
+        # Ctrl-C on Windows, a timed one can (and POSIX delivers the signal either way).
+        while True:
+            try:
+                return future.result(timeout=_INTERRUPT_CHECK)
+            except TimeoutError:
+                continue
     except BaseException:
         _PORTAL.cancel(future)  # no-op when it already finished; cancels it on Ctrl-C
         raise

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,3 +190,44 @@ def test_blocking_call_from_the_portal_thread_is_refused(tsim: ThreadedSimulator
 
     with pytest.raises(RuntimeError, match="own event-loop thread"):
         _blocking.run_sync(inside)
+
+
+_CTRL_C_CHILD = r"""
+import sys, threading, time
+import ritellm
+from ritellm.testing import Reply, Simulator
+
+with Simulator.start_in_thread() as sim:
+    sim.script(Reply(latency=60))
+    def announce():  # tell the parent once the request is being answered (an event)
+        sim._portal.call(sim.simulator.wait_until, lambda s: s.in_flight == 1)
+        print("in flight", flush=True)
+    threading.Thread(target=announce, daemon=True).start()
+    msgs = [{"role": "user", "content": "Hello!"}]
+    try:
+        ritellm.completion("openai/gpt-4o", msgs, base_url=sim.base_url, timeout=120)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    sim._portal.call(sim.simulator.wait_until, lambda s: s.in_flight == 0)
+    r = ritellm.completion("openai/gpt-4o", msgs, base_url=sim.base_url)
+    print("next:", r.choices[0].message.content, flush=True)
+"""
+
+
+def test_ctrl_c_interrupts_a_blocking_call_and_the_next_call_works() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C_CHILD], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == "in flight\n"
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.stdout.readline() == "interrupted\n"
+            assert time.monotonic() - sent < 2  # promptly, not after the 60 s answer
+            # Cancelled on the portal loop: the server saw the client leave (in_flight back
+            # to 0), and the next call on the same portal works.
+            assert proc.stdout.readline().startswith("next: Hello from the ritellm simulator")
+            assert proc.wait(timeout=30) == 0
+        finally:
+            proc.kill()
