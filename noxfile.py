@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests lint typecheck docs`, and `nox -s bench` (not in CI)."""
+"""Developer sessions: `nox -s tests lint typecheck docs`, `nox -s lowest` (the dependency
+floors) and `nox -s bench` (not in CI)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,28 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """The test suite on asyncio and trio (every async test runs on both)."""
     session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lowest(session: nox.Session) -> None:
+    """The suite against the lowest versions pyproject.toml allows for ritellm's own
+    dependencies (run it whenever they change): the floors must be what passes."""
+    import tomllib
+
+    with open("pyproject.toml", "rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    pins = []
+    for requirement in dependencies:
+        name, sep, floor = requirement.partition(">=")
+        if not sep:
+            session.error(f"{requirement!r} has no >= floor")
+        pins.append(f"{name.strip()}=={floor.split(',')[0].strip()}")
+    constraints = session.create_tmp() + "/lowest.txt"
+    with open(constraints, "w") as f:
+        f.write("\n".join(pins) + "\n")
+    session.install("-c", constraints, "-e", ".[test]")
+    session.run("python", "-c", "import anyio, httpcore, h11, attrs; print(anyio.__version__)")
     session.run("pytest", *session.posargs)
 
 
