@@ -114,7 +114,9 @@ async def _prepared(
         from ._media import fetch_media  # rare: only for images a provider needs inline
 
         try:
-            call.with_media(await fetch_media(call.media_urls, transport, call.timeout))
+            call.with_media(
+                await fetch_media(call.media_urls, transport, call.timeout, proxy=call.proxy)
+            )
         except APIError as exc:
             raise call.annotate(exc) from exc.__cause__
     return await _attempts(call, transport, rng, deadline, observer)
@@ -147,8 +149,16 @@ async def _attempts(
             if isinstance(outcome, AsyncCompletionStream):
                 # Outside the headers deadline: the first chunk has its own, per chunk.
                 outcome = await _prime(call, outcome, observer)
-        except APIConnectionError as exc:  # timeouts included: nothing was answered
+        except APIConnectionError as exc:
+            # Timeouts included: nothing was answered. This is also the only resend of a
+            # request that failed on a reused keep-alive connection (it may have reached the
+            # server): within num_retries, logged like any attempt, never silently.
             outcome = (call.annotate(exc), True)
+        except APIError as exc:
+            # Any other failure is final: the transport's other verdicts (a body over
+            # max_response_bytes, an unknown content coding) get the call's details here.
+            call.annotate(exc)
+            raise
         if not isinstance(outcome, tuple):
             return outcome
         err, retryable = outcome
@@ -173,7 +183,7 @@ async def _attempt(
     call: Call, transport: Transport, deadline: float | None, observer: Observer | None
 ) -> Outcome:
     """One request: the result, or (the error, whether it is worth retrying)."""
-    response = await transport.send(call.request, call.timeout)
+    response = await transport.send(call.request, call.timeout, call.proxy)
     if observer is not None:
         observer(response.status, response.headers)
     if response.status < 300:

@@ -22,6 +22,7 @@ from ._checks import (
     check_messages,
     check_number,
     check_retries,
+    redact_url,
 )
 from ._errors import APIError, ParameterError, ParameterTypeError, scrub_secret
 from ._options import RetryPolicy, Timeout
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         drop_params: bool
         api_version: str | None
         azure_ad_token: str | None
+        proxy: str | None
         # OpenAI Chat Completions parameters
         temperature: float | None
         max_tokens: int | None
@@ -119,6 +121,7 @@ _OPTIONS = frozenset(
         "extra_headers",
         "fallbacks",
         "drop_params",
+        "proxy",
     }
 )
 
@@ -149,6 +152,7 @@ class Call:
         "model",
         "payload",
         "provider",
+        "proxy",
         "request",
         "retry",
         "stream",
@@ -166,6 +170,7 @@ class Call:
         timeout: Timeout,
         retry: RetryPolicy,
         logger_fn: LoggerFn | None,
+        proxy: str | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -176,6 +181,8 @@ class Call:
         self.timeout = timeout
         self.retry = retry
         self.logger_fn = logger_fn
+        # A proxy URL for this call only (a ritellm option: never part of the request).
+        self.proxy = proxy
         self.fallbacks: list[Call] = []
         self.media_urls = provider.media_urls(payload)
         # Built now (validating everything) even when media must be fetched first: with
@@ -236,6 +243,8 @@ class Call:
             "stream": self.stream,
             "attempt": attempt,
         }
+        if self.proxy is not None:
+            record["proxy"] = redact_url(self.proxy)
         try:
             self.logger_fn(record)
         except Exception:
@@ -291,6 +300,9 @@ def prepare(
     logger_fn = options.get("logger_fn")
     if logger_fn is not None and not callable(logger_fn):
         raise ParameterTypeError("logger_fn must be callable")
+    proxy = options.get("proxy")
+    if proxy is not None and not isinstance(proxy, str):
+        raise ParameterTypeError(f"proxy must be a str (a proxy URL), not {type(proxy).__name__}")
     drop_params = options.get("drop_params", False)
     if not isinstance(drop_params, bool):
         raise ParameterTypeError(f"drop_params must be True or False, not {drop_params!r}")
@@ -348,6 +360,7 @@ def prepare(
         timeout=timeout_value,
         retry=retry,
         logger_fn=logger_fn,
+        proxy=proxy,
     )
     fallbacks = options.get("fallbacks")
     if fallbacks is not None:

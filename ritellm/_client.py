@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import weakref
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
@@ -16,9 +17,9 @@ import anyio.lowlevel
 
 from ._attempts import Observer, run
 from ._call import Call, Defaults, Messages, prepare
-from ._checks import check_number, check_retries
+from ._checks import check_number, check_retries, redact_url
 from ._errors import ParameterError, ParameterTypeError
-from ._options import RetryPolicy, Timeout
+from ._options import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeout
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
 
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClient", "acompletion", "default_client"]
 
+# Each event loop's pools, one per client. Keyed weakly by the client: a dropped client's
+# pool is collected with it (and closes its sockets: ritellm._transport._lifetime), and no
+# state is keyed by id(), which a new client could inherit from a dead one.
+_POOLS: anyio.lowlevel.RunVar[weakref.WeakKeyDictionary[AsyncClient, Transport] | None] = (
+    anyio.lowlevel.RunVar("ritellm.pools", default=None)
+)
+
 
 class AsyncClient:
     """An LLM client with its own connection pools and defaults.
@@ -37,7 +45,9 @@ class AsyncClient:
     Pools belong to event loops: one client works in ``asyncio.run()`` after
     ``asyncio.run()``, under ``trio.run()`` and in several threads' loops, each with its own
     connections. ``async with AsyncClient() as client:`` closes the current loop's
-    connections on exit; a client is still usable afterwards (it opens new ones).
+    connections on exit; a client is still usable afterwards (it opens new ones). A client
+    that is dropped without being closed releases its pools and sockets when it is
+    garbage-collected, and each loop's when that loop ends.
 
     Args:
         api_key, base_url: defaults for every call (per-call arguments win; then the
@@ -45,8 +55,20 @@ class AsyncClient:
         timeout: default ``timeout=`` for calls (a number or :class:`Timeout`).
         num_retries: default retries per call (``max_retries`` is an alias).
         max_connections: pool size per event loop; calls beyond it wait (``Timeout.pool``).
+        max_idle_connections: keep-alive connections kept open for reuse, at most, per
+            event loop (default 128; 0 closes every connection after its response).
         keepalive_expiry: seconds an idle connection is kept for reuse.
         verify: verify TLS certificates (default) or an ``ssl.SSLContext`` to use.
+        proxy: an HTTP proxy for every request, e.g. ``"http://user:pass@proxy:3128"``
+            (https:// origins are tunnelled with CONNECT). Default: the HTTP_PROXY,
+            HTTPS_PROXY, ALL_PROXY and NO_PROXY environment variables, as httpx reads them.
+        trust_env: read the proxy environment variables (default); False ignores them.
+        max_response_bytes: the largest response body (decompressed) read for a
+            non-streaming answer or an error, default 32 MiB; a larger one raises
+            APIResponseValidationError. Streams are bounded per event instead.
+
+    Raises:
+        ParameterError / ParameterTypeError: an invalid argument (the proxy URL included).
     """
 
     def __init__(
@@ -58,16 +80,35 @@ class AsyncClient:
         num_retries: int | None = None,
         max_retries: int | None = None,
         max_connections: int = 256,
+        max_idle_connections: int = 128,
         keepalive_expiry: float = 30.0,
         verify: bool | ssl.SSLContext = True,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api_key is not None and not isinstance(api_key, str):
             raise ParameterTypeError(f"api_key must be a str, not {type(api_key).__name__}")
         if base_url is not None and not isinstance(base_url, str):
             raise ParameterTypeError(f"base_url must be a str, not {type(base_url).__name__}")
-        check_number("max_connections", max_connections, integer=True)
-        if max_connections < 1:
-            raise ParameterError("max_connections must be >= 1")
+        for name, value, least in (
+            ("max_connections", max_connections, 1),
+            ("max_idle_connections", max_idle_connections, 0),
+            ("max_response_bytes", max_response_bytes, 1),
+        ):
+            check_number(name, value, integer=True)
+            if value < least:
+                raise ParameterError(f"{name} must be >= {least}, got {value}")
+        check_number("keepalive_expiry", keepalive_expiry)
+        if not isinstance(trust_env, bool):
+            raise ParameterTypeError(f"trust_env must be True or False, not {trust_env!r}")
+        if proxy is not None:
+            if not isinstance(proxy, str):
+                raise ParameterTypeError(f"proxy must be a str, not {type(proxy).__name__}")
+            # Checked now, not at the first call (stdlib only: httpcore is not imported).
+            from ._transport._proxy import parse_proxy
+
+            parse_proxy(proxy, "proxy=")
         Timeout.coerce(timeout, stream=False)  # validate now, not at the first call
         self._defaults = Defaults(
             api_key=api_key,
@@ -75,39 +116,48 @@ class AsyncClient:
             timeout=timeout,
             retry=RetryPolicy(max_retries=check_retries(num_retries, max_retries, 2)),
         )
+        self._proxy = proxy
         self._pool_args: dict[str, Any] = {
             "max_connections": max_connections,
+            "max_idle_connections": max_idle_connections,
             "keepalive_expiry": keepalive_expiry,
             "verify": verify,
+            "proxy": proxy,
+            "max_response_bytes": max_response_bytes,
+            # Read now, as httpx does: the proxy variables as they are when the client is made.
+            "environ": _proxy_environ(os.environ) if trust_env and proxy is None else None,
         }
-        self._transports: anyio.lowlevel.RunVar[Transport | None] = anyio.lowlevel.RunVar(
-            f"ritellm.transport.{id(self):x}", default=None
-        )
         self._rng = random.Random()
 
     def __repr__(self) -> str:
-        # Never show the key.
-        return f"<ritellm.AsyncClient base_url={self._defaults.base_url!r}>"
+        # Never the key, nor a password in a URL.
+        base_url = self._defaults.base_url
+        shown = redact_url(base_url) if base_url is not None else None
+        extra = f" proxy={redact_url(self._proxy)!r}" if self._proxy is not None else ""
+        return f"<ritellm.AsyncClient base_url={shown!r}{extra}>"
 
     # -- pools -------------------------------------------------------------------------
 
     def transport(self) -> Transport:
         """This event loop's connection pool (created on first use)."""
-        transport = self._transports.get()
+        pools = _POOLS.get()
+        if pools is None:
+            pools = weakref.WeakKeyDictionary()
+            _POOLS.set(pools)
+        transport = pools.get(self)
         if transport is None:
             # Imported on first use: httpcore's import costs ~140 ms (it imports trio when
             # installed), and `import ritellm` must stay fast.
-            from ._transport import Transport
+            from ._transport._pool import Transport
 
-            transport = Transport(**self._pool_args)
-            self._transports.set(transport)
+            transport = pools[self] = Transport(**self._pool_args)
         return transport
 
     async def aclose(self) -> None:
         """Close this event loop's connections (idempotent)."""
-        transport = self._transports.get()
+        pools = _POOLS.get()
+        transport = pools.pop(self, None) if pools is not None else None
         if transport is not None:
-            self._transports.set(None)
             await transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -172,6 +222,15 @@ class AsyncClient:
         return await run(call, self.transport(), self._rng.random, observer=observer)
 
 
+def _proxy_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables proxy routing reads (``*_proxy`` in any case, and CGI's marker)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD"
+    }
+
+
 _default_client: AsyncClient | None = None
 
 
@@ -230,6 +289,8 @@ async def acompletion(
             - ``fallbacks``: models (or dicts of arguments) to try in order when this one
               is unavailable (rate limits, 5xx, connection errors, unknown model).
             - ``extra_headers``: extra HTTP request headers.
+            - ``proxy``: an HTTP proxy URL for this call (``http://user:pass@host:port``),
+              instead of the client's proxy settings (see ``AsyncClient``).
             - ``additional_params``: extra body fields as a JSON-object string or a dict;
               explicit keyword arguments win over it.
             - ``logger_fn``: called once per attempt with a dict describing the request

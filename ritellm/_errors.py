@@ -339,6 +339,9 @@ def error_from_response(
     else:
         cls = class_for_status(status)
     message = info.message or _default_message(status, headers, body)
+    if 300 <= status < 400:
+        # A redirect's body (often an HTML "Moved") says less than where it points.
+        message = _redirect_message(headers)
     if retry_after is None:
         retry_after = info.retry_after
     return cls(
@@ -353,6 +356,19 @@ def error_from_response(
         body=info.body,
         headers=headers,
         retry_after=retry_after,
+    )
+
+
+def _redirect_message(headers: Mapping[str, str]) -> str:
+    location = headers.get("location")
+    if not location:
+        return (
+            "Redirect without a Location header; ritellm does not follow redirects for POST "
+            "requests (check base_url)"
+        )
+    return (
+        f"Redirect to {snippet(location)}; ritellm does not follow redirects for POST "
+        "requests (use the new address as base_url)"
     )
 
 

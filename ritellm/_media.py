@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import anyio.lowlevel
 
-from ._errors import APIConnectionError, APIError, ImageFetchError
+from ._errors import APIError, ImageFetchError, ParameterError
 from ._options import Timeout
 from ._types import HttpRequest, Media
 from ._version import __version__
@@ -34,9 +34,11 @@ _HEADERS = [(b"Accept", b"image/*,*/*;q=0.8"), (b"User-Agent", f"ritellm/{__vers
 
 
 async def fetch_media(
-    urls: tuple[str, ...], transport: Transport, timeout: Timeout
+    urls: tuple[str, ...], transport: Transport, timeout: Timeout, *, proxy: str | None = None
 ) -> dict[str, Media]:
     """Fetch every URL concurrently; the first failure cancels the rest and is raised.
+
+    ``proxy`` is the call's own proxy, if any (else the client's proxy settings apply).
 
     Raises:
         ImageFetchError: a URL answered with an error, redirected too often, is larger than
@@ -51,7 +53,7 @@ async def fetch_media(
         with anyio.CancelScope(
             deadline=math.inf if limit is None else anyio.current_time() + limit
         ) as scope:
-            found[url] = await _fetch(url, transport, timeout)
+            found[url] = await _fetch(url, transport, timeout, proxy)
         if scope.cancelled_caught:
             await anyio.lowlevel.checkpoint_if_cancelled()  # a caller's cancellation wins
             raise ImageFetchError(
@@ -75,15 +77,17 @@ def _shown(url: str) -> str:
     return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
-async def _fetch(url: str, transport: Transport, timeout: Timeout) -> Media:
+async def _fetch(url: str, transport: Transport, timeout: Timeout, proxy: str | None) -> Media:
     where = _shown(url)
     target = url
     for _ in range(_MAX_REDIRECTS + 1):
         request = HttpRequest(method=b"GET", url=target, headers=list(_HEADERS), body=b"")
         try:
-            response = await transport.send(request, timeout)
-        except APIConnectionError as exc:
+            response = await transport.send(request, timeout, proxy)
+        except APIError as exc:
             raise ImageFetchError(f"Could not fetch image {where}: {exc.message}") from exc
+        except ParameterError as exc:  # a URL that is not valid HTTP
+            raise ImageFetchError(f"Could not fetch image {where}: {exc}") from exc
         try:
             if response.status in _REDIRECTS and "location" in response.headers:
                 target = urljoin(target, response.headers["location"])

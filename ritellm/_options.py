@@ -1,4 +1,4 @@
-"""Frozen configuration values: timeouts and the retry policy.
+"""Frozen configuration values: timeouts, the retry policy and the transport's limits.
 
 Leaf module: imports only the standard library and attrs.
 """
@@ -12,7 +12,11 @@ import attrs
 
 from ._errors import ParameterError, ParameterTypeError
 
-__all__ = ["DEFAULT_TIMEOUT", "RetryPolicy", "Timeout"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "RetryPolicy", "Timeout"]
+
+# The largest response body read whole (a JSON answer or an error), decompressed: far above
+# any chat completion, far below what would hurt a process.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 def _check_seconds(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:

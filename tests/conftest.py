@@ -26,7 +26,11 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's real keys or base URLs."""
     for name in list(os.environ):
-        if name.endswith(("_API_KEY", "_API_BASE", "_BASE_URL")) or name.startswith("OPENAI_"):
+        if (
+            name.endswith(("_API_KEY", "_API_BASE", "_BASE_URL"))
+            or name.startswith("OPENAI_")
+            or name.lower().endswith("_proxy")  # ritellm honours HTTP_PROXY & co, as httpx does
+        ):
             monkeypatch.delenv(name, raising=False)
 
 

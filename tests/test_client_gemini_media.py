@@ -349,8 +349,8 @@ async def test_unreachable_image_host(sim: Simulator, client: ritellm.AsyncClien
         await complete(client, ask(url))
     port = url.split(":")[2].split("/")[0]
     assert info.value.message == (
-        f"Could not fetch image {url}: Could not connect to 127.0.0.1:{port}: All connection "
-        "attempts failed"
+        f"Could not fetch image {url}: Connection refused by 127.0.0.1:{port} — is the server "
+        "running?"
     )
     assert sim.requests == []
 

@@ -18,6 +18,7 @@ import ritellm
 from ritellm.testing import Reply, Simulator
 
 from .conftest import open_fds
+from .helpers import assert_pool_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -120,7 +121,8 @@ async def test_connection_refused(client: ritellm.AsyncClient) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connections are refused
-        with pytest.raises(ritellm.APIConnectionError, match="Could not connect") as info:
+        refused = f"Connection refused by 127.0.0.1:{port} — is the server running?"
+        with pytest.raises(ritellm.APIConnectionError, match=refused) as info:
             await client.acompletion(
                 "gpt-4o", MSGS, base_url=f"http://127.0.0.1:{port}/v1", num_retries=0
             )
@@ -216,18 +218,49 @@ async def test_retry_sleep_honours_retry_after_and_is_cancellable(
     assert len(sim.requests) == 1
 
 
-async def test_stale_keepalive_connection_is_retried_transparently(
-    sim: Simulator, client: ritellm.AsyncClient, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_a_connection_closed_after_the_pre_send_check_is_resent_only_as_a_retry(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, retries: int
 ) -> None:
-    await client.acompletion("gpt-4o", MSGS)
-    assert await sim.drop_idle_connections() == 1
-    # Pretend the server's FIN has not been noticed yet (the race the retry exists for).
-    from ritellm import _transport
+    """The race the pre-send check cannot see (the server's FIN arrives just after it): the
+    request may have reached the server, so it is resent only within num_retries, as an
+    attempt logger_fn sees, never silently."""
+    from ritellm._transport import _conn
 
-    monkeypatch.setattr(_transport, "_readable", lambda fd: False)
-    r = await client.acompletion("gpt-4o", MSGS, num_retries=0)
-    assert r.choices[0].message.content
-    assert sim.stats.total_connections == 2
+    monkeypatch.setattr(_conn, "make_probe", lambda sock: None)  # the FIN goes unnoticed
+    async with ritellm.AsyncClient(base_url=sim.base_url) as client:
+        await client.acompletion("gpt-4o", MSGS)
+        await anyio.wait_all_tasks_blocked()  # the server is back waiting for a request
+        assert await sim.drop_idle_connections() == 1
+        logged: list[dict[str, Any]] = []
+        call = client.acompletion("gpt-4o", MSGS, num_retries=retries, logger_fn=logged.append)
+        if retries:
+            assert (await call).choices[0].message.content
+        else:
+            with pytest.raises(ritellm.APIConnectionError, match="closed the connection"):
+                await call
+        assert [entry["attempt"] for entry in logged] == list(range(retries + 1))
+        assert len(sim.requests) == 1 + retries
+        assert_pool_clean(client)
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+async def test_a_reset_on_a_reused_connection_is_never_replayed_silently(
+    sim: Simulator, retries: int
+) -> None:
+    async with ritellm.AsyncClient(base_url=sim.base_url) as client:
+        await client.acompletion("gpt-4o", MSGS)  # a keep-alive connection to reuse
+        reset = Reply(fault="reset", reset_after=0)
+        sim.script(*[reset] * (retries + 1))
+        logged: list[dict[str, Any]] = []
+        with pytest.raises(ritellm.APIConnectionError, match=r"127\.0\.0\.1"):
+            await client.acompletion(
+                "gpt-4o", MSGS, num_retries=retries, logger_fn=logged.append, timeout=5
+            )
+        # The server saw the first request and exactly one per retry.
+        assert len(sim.requests) == 1 + 1 + retries
+        assert len(logged) == 1 + retries
+        assert_pool_clean(client)
 
 
 async def test_server_closing_idle_connections_is_harmless(
@@ -237,6 +270,10 @@ async def test_server_closing_idle_connections_is_harmless(
         sim.script(Reply(fault="close"))
         r = await client.acompletion("gpt-4o", MSGS, num_retries=0)
         assert r.choices[0].message.content
+        # Once the server's FIN has arrived the pool notices it before sending: harmless.
+        # (A request sent before it arrives fails, and is resent only as a retry: see
+        # test_a_connection_closed_after_the_pre_send_check_is_resent_only_as_a_retry.)
+        await anyio.wait_all_tasks_blocked()
     assert sim.stats.total_connections == 3
 
 
@@ -440,6 +477,7 @@ async def test_idle_connection_closed_by_the_server_is_not_reused(
     sim: Simulator, client: ritellm.AsyncClient
 ) -> None:
     await client.acompletion("gpt-4o", MSGS)
+    await anyio.wait_all_tasks_blocked()  # the server is back waiting for a request
     assert await sim.drop_idle_connections() == 1
     # The pool notices the server's FIN before sending: no failed attempt, a new connection.
     calls: list[dict[str, Any]] = []
