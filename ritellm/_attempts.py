@@ -260,7 +260,9 @@ async def _open_stream(
         )
     return AsyncCompletionStream(
         response,
-        call.provider.stream_decoder(call.payload, now=int(time.time())),
+        call.provider.stream_decoder(
+            call.payload, now=int(time.time()), max_event_bytes=call.max_event_bytes
+        ),
         read_timeout=call.timeout.read,
         deadline=deadline,
         provider=call.provider.spec.name,

@@ -138,6 +138,8 @@ class Defaults:
     base_url: str | None = None
     timeout: float | Timeout | None = None
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    # The largest streamed event (or SSE line) a decoder accepts.
+    max_event_bytes: int = 1 << 20
 
 
 class Call:
@@ -148,6 +150,7 @@ class Call:
         "extra_headers",
         "fallbacks",
         "logger_fn",
+        "max_event_bytes",
         "media_urls",
         "model",
         "payload",
@@ -171,6 +174,7 @@ class Call:
         retry: RetryPolicy,
         logger_fn: LoggerFn | None,
         proxy: str | None = None,
+        max_event_bytes: int = 1 << 20,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -183,6 +187,7 @@ class Call:
         self.logger_fn = logger_fn
         # A proxy URL for this call only (a ritellm option: never part of the request).
         self.proxy = proxy
+        self.max_event_bytes = max_event_bytes
         self.fallbacks: list[Call] = []
         self.media_urls = provider.media_urls(payload)
         # Built now (validating everything) even when media must be fetched first: with
@@ -361,6 +366,7 @@ def prepare(
         retry=retry,
         logger_fn=logger_fn,
         proxy=proxy,
+        max_event_bytes=defaults.max_event_bytes,
     )
     fallbacks = options.get("fallbacks")
     if fallbacks is not None:

@@ -66,6 +66,8 @@ class AsyncClient:
         max_response_bytes: the largest response body (decompressed) read for a
             non-streaming answer or an error, default 32 MiB; a larger one raises
             APIResponseValidationError. Streams are bounded per event instead.
+        max_event_bytes: the largest streamed event (or SSE line), default 1 MiB; a
+            larger one raises StreamError.
 
     Raises:
         ParameterError / ParameterTypeError: an invalid argument (the proxy URL included).
@@ -86,6 +88,7 @@ class AsyncClient:
         proxy: str | None = None,
         trust_env: bool = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = 1 << 20,
     ) -> None:
         if api_key is not None and not isinstance(api_key, str):
             raise ParameterTypeError(f"api_key must be a str, not {type(api_key).__name__}")
@@ -95,6 +98,7 @@ class AsyncClient:
             ("max_connections", max_connections, 1),
             ("max_idle_connections", max_idle_connections, 0),
             ("max_response_bytes", max_response_bytes, 1),
+            ("max_event_bytes", max_event_bytes, 1),
         ):
             check_number(name, value, integer=True)
             if value < least:
@@ -115,6 +119,7 @@ class AsyncClient:
             base_url=base_url,
             timeout=timeout,
             retry=RetryPolicy(max_retries=check_retries(num_retries, max_retries, 2)),
+            max_event_bytes=max_event_bytes,
         )
         self._proxy = proxy
         self._pool_args: dict[str, Any] = {

@@ -178,9 +178,9 @@ def test_provider_stream_decoder_reads_include_usage() -> None:
         ({}, CHUNKS_45),
     ):
         req = CompletionRequest(model="claude-x", messages=[], params=options, stream=True)
-        dec = provider.stream_decoder(req, now=NOW)
+        dec = provider.stream_decoder(req, now=NOW, max_event_bytes=1 << 20)
         assert dec.feed(TEXT_45) + dec.close() == expected
-        assert provider.stream_decoder(req, now=NOW) is not dec
+        assert provider.stream_decoder(req, now=NOW, max_event_bytes=1 << 20) is not dec
 
 
 def test_done_only_at_message_stop() -> None:

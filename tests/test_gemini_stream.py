@@ -99,7 +99,7 @@ def usage_chunk(usage: dict[str, Any], *, id: str = "r-1", model: str = "gemini-
 def decoder(*, include_usage: bool = True, model: str = "gemini-2.5-flash") -> GeminiStreamDecoder:
     params = {"stream_options": {"include_usage": True}} if include_usage else {}
     request = CompletionRequest(model=model, messages=[], params=params, stream=True)
-    return PROVIDER.stream_decoder(request, now=NOW)
+    return PROVIDER.stream_decoder(request, now=NOW, max_event_bytes=1 << 20)
 
 
 def splits(data: bytes) -> Iterator[list[bytes]]:
@@ -570,8 +570,8 @@ def test_event_larger_than_the_limit_raises() -> None:
 
 def test_provider_stream_decoder_is_fresh_each_time() -> None:
     request = CompletionRequest(model="gemini-2.5-flash", messages=[], params={}, stream=True)
-    first = PROVIDER.stream_decoder(request, now=NOW)
-    assert first is not PROVIDER.stream_decoder(request, now=NOW)
+    first = PROVIDER.stream_decoder(request, now=NOW, max_event_bytes=1 << 20)
+    assert first is not PROVIDER.stream_decoder(request, now=NOW, max_event_bytes=1 << 20)
     assert first.feed(sse(CAPTURED[1])) == [
         chunk({"role": "assistant", "content": "**Italian:** Ciao"}, id=RID, model=SERVED)
     ]

@@ -737,8 +737,8 @@ def test_event_at_the_limit_is_accepted() -> None:
 def test_provider_stream_decoder_is_fresh_and_named() -> None:
     provider = get_provider(PROVIDERS["groq"])
     first, second = (
-        provider.stream_decoder(request(), now=0),
-        provider.stream_decoder(request(), now=0),
+        provider.stream_decoder(request(), now=0, max_event_bytes=1 << 20),
+        provider.stream_decoder(request(), now=0, max_event_bytes=1 << 20),
     )
     assert first is not second
     with pytest.raises(ritellm.StreamError) as info:

@@ -250,6 +250,21 @@ async def test_event_over_the_size_limit(sim: Simulator) -> None:
             await stream_all(c)
 
 
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-x", "gemini/gemini-x"])
+async def test_the_event_size_limit_is_configurable(sim: Simulator, model: str) -> None:
+    base = sim.base_url if model.startswith("openai/") else sim.url
+    async with ritellm.AsyncClient(base_url=base, max_event_bytes=4096) as c:
+        sim.script(Reply(content="x y", event_size=1000))  # fits
+        async with await c.acompletion(model, MSGS, stream=True) as s:
+            assert [chunk async for chunk in s]
+        sim.script(Reply(content="x y", event_size=5000))  # does not
+        with anyio.fail_after(10), pytest.raises(ritellm.StreamError, match="4096"):
+            async with await c.acompletion(model, MSGS, stream=True, num_retries=0) as s:
+                await s.collect()
+    with pytest.raises(ritellm.ParameterError, match="max_event_bytes must be >= 1"):
+        ritellm.AsyncClient(max_event_bytes=0)
+
+
 async def test_stream_metadata(sim: Simulator, client: ritellm.AsyncClient) -> None:
     async with await client.acompletion("gpt-4o", MSGS, stream=True) as stream:
         assert stream.status_code == 200

@@ -126,8 +126,11 @@ class Provider(Protocol):
         OpenAI-compatible shapes, which many servers use whatever format they speak)."""
         ...
 
-    def stream_decoder(self, req: CompletionRequest, *, now: int) -> StreamDecoder:
-        """A fresh decoder for one streaming response body."""
+    def stream_decoder(
+        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+    ) -> StreamDecoder:
+        """A fresh decoder for one streaming response body; an event (or line) larger than
+        ``max_event_bytes`` is a StreamError."""
         ...
 
 

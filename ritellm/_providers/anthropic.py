@@ -138,11 +138,17 @@ class AnthropicProvider(BaseProvider):
             )
         return result
 
-    def stream_decoder(self, req: CompletionRequest, *, now: int) -> AnthropicStreamDecoder:
+    def stream_decoder(
+        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+    ) -> AnthropicStreamDecoder:
         options = req.params.get("stream_options")
         include = isinstance(options, Mapping) and bool(options.get("include_usage"))
         return AnthropicStreamDecoder(
-            self.spec.name, model=req.model, created=now, include_usage=include
+            self.spec.name,
+            model=req.model,
+            created=now,
+            include_usage=include,
+            max_event_bytes=max_event_bytes,
         )
 
 

@@ -99,8 +99,10 @@ class AzureProvider(OpenAIProvider):
             return (b"Authorization", b"Bearer " + creds.api_key.encode())
         return (b"api-key", creds.api_key.encode())
 
-    def stream_decoder(self, req: CompletionRequest, *, now: int) -> AzureStreamDecoder:
-        return AzureStreamDecoder(self.spec.name)
+    def stream_decoder(
+        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+    ) -> AzureStreamDecoder:
+        return AzureStreamDecoder(self.spec.name, max_event_bytes=max_event_bytes)
 
 
 class AzureStreamDecoder(OpenAIStreamDecoder):

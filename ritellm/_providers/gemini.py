@@ -169,13 +169,16 @@ class GeminiProvider(common.BaseProvider):
             usage=results.usage_of(obj.get("usageMetadata")),
         )
 
-    def stream_decoder(self, req: CompletionRequest, *, now: int) -> GeminiStreamDecoder:
+    def stream_decoder(
+        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+    ) -> GeminiStreamDecoder:
         options = req.params.get("stream_options")
         return GeminiStreamDecoder(
             self.spec.name,
             model=req.model.removeprefix("models/"),
             now=now,
             include_usage=isinstance(options, Mapping) and bool(options.get("include_usage")),
+            max_event_bytes=max_event_bytes,
         )
 
 

@@ -88,8 +88,10 @@ class OpenAIProvider(BaseProvider):
             )
         return retype(obj, ModelResponse)
 
-    def stream_decoder(self, req: CompletionRequest, *, now: int) -> OpenAIStreamDecoder:
-        return OpenAIStreamDecoder(self.spec.name)
+    def stream_decoder(
+        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+    ) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder(self.spec.name, max_event_bytes=max_event_bytes)
 
 
 class OpenAIStreamDecoder(SSEChunkDecoder):
