@@ -2,7 +2,9 @@
 rate-limited server, and how fast a cancelled fan-out stops.
 
 Run: ``python -m benchmarks.fanout [--requests 10000] [--rate 200] [--backend asyncio]``.
-The simulator runs in its own process, so the CPU figures are the client's alone.
+The simulator runs in its own process, so the CPU figures are the client's alone. How close
+to a provider's limit the fan-out runs, with and without rate-limit headers, is measured by
+``benchmarks.fanout_limits``.
 """
 
 from __future__ import annotations

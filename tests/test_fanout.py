@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -166,16 +167,20 @@ async def test_as_completed_error_propagates_unwrapped(
 
 
 async def test_rate_limited_server_finishes_with_zero_failures() -> None:
-    # The simulator answers 429 with Retry-After beyond 40 requests/s.
+    # The simulator answers 429 with Retry-After beyond 40 requests/s, and states no limits
+    # in headers (with them the fan-out would pace before any 429: tests/test_fanout_limits).
     async with (
-        Simulator(rate_limit=40) as sim,
+        Simulator(rate_limit=40, rate_headers=False) as sim,
         ritellm.AsyncClient(base_url=sim.base_url) as c,
     ):
         seen: list[ritellm.FanoutStats] = []
         requests = [req(i) for i in range(80)]
         with anyio.fail_after(30):
             results = await ritellm.gather_completions(
-                requests, max_concurrency=16, client=c, progress=seen.append
+                requests,
+                max_concurrency=16,
+                client=c,
+                progress=lambda s: seen.append(copy.copy(s)),  # the live object changes
             )
         assert all(isinstance(r, ritellm.ModelResponse) for r in results)
         assert sim.stats.rate_limited > 0  # the server did push back...
@@ -184,6 +189,7 @@ async def test_rate_limited_server_finishes_with_zero_failures() -> None:
         assert final.done == 80
         assert final.retried == sim.stats.rate_limited
         assert min(s.concurrency for s in seen) < 16  # the limit adapted downwards
+        assert final.pace is not None  # and a pace was learned from the 429s
 
 
 async def test_rpm_paces_requests_below_the_server_limit() -> None:

@@ -48,6 +48,12 @@ chunks. Finish reasons: OpenAI stop/length/tool_calls, Anthropic end_turn/max_to
 refusal, Gemini STOP/MAX_TOKENS (``Reply.finish_reason`` is sent verbatim). ``role_chunk``
 and ``n`` are OpenAI/Azure only; Gemini always answers one candidate.
 
+``Simulator(rate_limit=R, rate_burst=B)`` is a token bucket of ``R`` requests per second in
+bursts of up to ``B`` (default ``max(1, R)``): beyond it, the format's 429 with
+``retry-after`` (and OpenAI's exact ``retry-after-ms``). Every answer states the bucket in
+the format's rate-limit headers (OpenAI/Azure ``x-ratelimit-*-requests``, Anthropic
+``anthropic-ratelimit-requests-*``); ``rate_headers=False`` leaves them out.
+
 Faults (``Reply(fault=...)``) as a client sees them on the wire (``*_after`` count streamed
 events, Anthropic's ``ping`` and Azure's prompt-filter chunk included):
 

@@ -25,6 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="TCP port, 0 = any free one")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     parser.add_argument(
+        "--rate-burst",
+        type=float,
+        default=None,
+        help="most requests accepted at once (default: max(1, --rate-limit))",
+    )
+    parser.add_argument(
+        "--no-rate-headers",
+        dest="rate_headers",
+        action="store_false",
+        help="send no x-ratelimit-* / anthropic-ratelimit-* headers, only retry-after",
+    )
+    parser.add_argument(
         "--api-key", default=None, help="require this key (in each format's own header)"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
@@ -40,6 +52,8 @@ async def _serve(args: argparse.Namespace) -> None:
         args.port,
         api_key=args.api_key,
         rate_limit=args.rate_limit,
+        rate_burst=args.rate_burst,
+        rate_headers=args.rate_headers,
         latency=args.latency,
         record_requests=False,  # a long-running server must not grow without bound
     ) as sim:
@@ -60,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.rate_limit is not None and args.rate_limit <= 0:
         _parser().error("--rate-limit must be > 0")
+    if args.rate_burst is not None and (args.rate_limit is None or args.rate_burst < 1):
+        _parser().error("--rate-burst must be >= 1 and needs --rate-limit")
     try:
         anyio.run(_serve, args, backend=args.backend)
     except KeyboardInterrupt:  # Ctrl-C before the signal receiver was installed

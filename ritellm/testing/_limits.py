@@ -8,17 +8,21 @@ import math
 
 from ._wire import HeaderList, Quota
 
-__all__ = ["TokenBucket", "openai_headers"]
+__all__ = ["TokenBucket", "openai_headers", "without_quota_headers"]
 
 
 class TokenBucket:
-    """``rate`` requests per second, bursts of ``max(1, rate)``; time comes from the caller."""
+    """``rate`` requests per second in bursts of up to ``burst`` (default ``max(1, rate)``);
+    time comes from the caller."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
         if not rate > 0:
             raise ValueError(f"rate_limit must be > 0 requests per second, got {rate!r}")
+        if burst is not None and not burst >= 1:
+            # Below one token no request could ever pass.
+            raise ValueError(f"rate_burst must be >= 1 request, got {burst!r}")
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, rate) if burst is None else float(burst)
         self.tokens = self.capacity
         self.stamp: float | None = None
 
@@ -64,6 +68,15 @@ def openai_headers(quota: Quota) -> HeaderList:
             (b"retry-after-ms", b"%d" % math.ceil(quota.wait * 1000)),
         ]
     return headers
+
+
+_QUOTA_PREFIXES = (b"x-ratelimit-", b"anthropic-ratelimit-")
+
+
+def without_quota_headers(headers: HeaderList) -> HeaderList:
+    """``headers`` minus the rate-limit state (``x-ratelimit-*``, ``anthropic-ratelimit-*``),
+    keeping ``retry-after``: a provider that states no limits, only when to come back."""
+    return [(k, v) for k, v in headers if not k.lower().startswith(_QUOTA_PREFIXES)]
 
 
 def _go_duration(seconds: float) -> bytes:

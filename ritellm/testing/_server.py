@@ -32,7 +32,7 @@ from ._http import (
     send_plan,
     set_rst_on_close,
 )
-from ._limits import TokenBucket
+from ._limits import TokenBucket, without_quota_headers
 from ._replies import RecordedRequest, Reply, ReplyScript
 from ._routes import FALLBACK, ROUTES, match
 from ._thread import ThreadedSimulator, run_in_thread
@@ -71,10 +71,15 @@ class Simulator:
         api_key: when set, requests must carry this key the way their format does (OpenAI
             ``Authorization: Bearer``, Anthropic ``x-api-key``, Gemini ``x-goog-api-key`` or
             ``?key=``, Azure ``api-key``), else they get that format's auth error.
-        rate_limit: requests per second (token bucket, burst ``max(1, rate)``); beyond it the
-            answer is the format's 429 (OpenAI/Azure: ``retry-after``, ``retry-after-ms`` and
+        rate_limit: requests per second (a token bucket); beyond it the answer is the
+            format's 429 (OpenAI/Azure: ``retry-after``, ``retry-after-ms`` and
             ``x-ratelimit-*``; Anthropic: ``anthropic-ratelimit-requests-*`` and
             ``retry-after``; Gemini: RESOURCE_EXHAUSTED with a RetryInfo ``retryDelay``).
+            Every answer carries the format's rate-limit headers.
+        rate_burst: the bucket's size, i.e. the most requests accepted at once (default
+            ``max(1, rate_limit)``; at least 1).
+        rate_headers: False leaves out the ``x-ratelimit-*`` / ``anthropic-ratelimit-*``
+            headers (a provider that only says when to retry, in ``retry-after``).
         default: the reply used when the script is empty (default: ``Reply()``).
         latency: seconds added before every response, on top of ``Reply.latency``.
         record_requests: keep every request in :attr:`requests` (turn off for long benchmarks).
@@ -87,6 +92,8 @@ class Simulator:
         *,
         api_key: str | None = None,
         rate_limit: float | None = None,
+        rate_burst: float | None = None,
+        rate_headers: bool = True,
         default: Reply | None = None,
         latency: float = 0.0,
         record_requests: bool = True,
@@ -95,7 +102,10 @@ class Simulator:
         self._port = port
         self.api_key = api_key
         self.rate_limit = rate_limit
-        self._bucket = TokenBucket(rate_limit) if rate_limit is not None else None
+        self.rate_headers = rate_headers
+        if rate_burst is not None and rate_limit is None:
+            raise ValueError("rate_burst needs a rate_limit")
+        self._bucket = TokenBucket(rate_limit, rate_burst) if rate_limit is not None else None
         self.default: Reply = default if default is not None else Reply()
         self.latency = latency
         self.record_requests = record_requests
@@ -184,6 +194,8 @@ class Simulator:
         *,
         api_key: str | None = None,
         rate_limit: float | None = None,
+        rate_burst: float | None = None,
+        rate_headers: bool = True,
         default: Reply | None = None,
         latency: float = 0.0,
         record_requests: bool = True,
@@ -200,6 +212,8 @@ class Simulator:
             port,
             api_key=api_key,
             rate_limit=rate_limit,
+            rate_burst=rate_burst,
+            rate_headers=rate_headers,
             default=default,
             latency=latency,
             record_requests=record_requests,
@@ -353,8 +367,12 @@ class Simulator:
             quota = self._bucket.acquire(anyio.current_time())
             if quota.wait:
                 self.stats.rate_limited += 1
-                return endpoint.rate_limited(rec, quota, seq, now)
-            limit_headers = endpoint.quota_headers(quota, now)
+                refused = endpoint.rate_limited(rec, quota, seq, now)
+                if not self.rate_headers:
+                    refused = attrs.evolve(refused, headers=without_quota_headers(refused.headers))
+                return refused
+            if self.rate_headers:
+                limit_headers = endpoint.quota_headers(quota, now)
         override = rec.headers.get("x-ritellm-sim")
         next_reply: Callable[[], Reply]
         if override is None:
