@@ -34,7 +34,9 @@ def lowest(session: nox.Session) -> None:
     with open(constraints, "w") as f:
         f.write("\n".join(pins) + "\n")
     session.install("-c", constraints, "-e", ".[test]")
-    session.run("python", "-c", "import anyio, httpcore, h11, attrs; print(anyio.__version__)")
+    names = ", ".join(repr(pin.split("==")[0]) for pin in pins)
+    show = f"from importlib.metadata import version; print([version(n) for n in ({names},)])"
+    session.run("python", "-c", show)
     session.run("pytest", *session.posargs)
 
 
