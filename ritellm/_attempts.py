@@ -30,7 +30,7 @@ from ._errors import (
 )
 from ._retry import backoff, parse_retry_after, should_retry
 from ._stream import AsyncCompletionStream
-from ._types import ModelResponse
+from ._types import HttpRequest, ModelResponse
 
 if TYPE_CHECKING:
     from ._call import Call
@@ -110,6 +110,12 @@ async def _prepared(
     deadline: float | None,
     observer: Observer | None,
 ) -> Result:
+    if call.creds.resolve is not None:
+        # Credentials that need blocking I/O (botocore's chain): off the event loop.
+        import anyio.to_thread  # rare: only Bedrock without explicit credentials
+
+        resolved = await anyio.to_thread.run_sync(call.creds.resolve, abandon_on_cancel=True)
+        call.with_credentials(resolved)
     if call.media_urls:
         from ._media import fetch_media  # rare: only for images a provider needs inline
 
@@ -134,14 +140,15 @@ async def _attempts(
     budget = call.timeout.read
     attempt = 0
     while True:
-        call.log(attempt)
+        request = call.signed(time.time())
+        call.log(attempt, request)
         outcome: Outcome
         try:
             if budget is None:
-                outcome = await _attempt(call, transport, deadline, observer)
+                outcome = await _attempt(call, request, transport, deadline, observer)
             else:
                 with anyio.CancelScope(deadline=anyio.current_time() + budget) as scope:
-                    outcome = await _attempt(call, transport, deadline, observer)
+                    outcome = await _attempt(call, request, transport, deadline, observer)
                 if scope.cancelled_caught:
                     # Only our own deadline lands here; a caller's scope propagates.
                     await anyio.lowlevel.checkpoint_if_cancelled()
@@ -180,10 +187,14 @@ async def _attempts(
 
 
 async def _attempt(
-    call: Call, transport: Transport, deadline: float | None, observer: Observer | None
+    call: Call,
+    request: HttpRequest,
+    transport: Transport,
+    deadline: float | None,
+    observer: Observer | None,
 ) -> Outcome:
     """One request: the result, or (the error, whether it is worth retrying)."""
-    response = await transport.send(call.request, call.timeout, call.proxy)
+    response = await transport.send(request, call.timeout, call.proxy)
     if observer is not None:
         observer(response.status, response.headers)
     if response.status < 300:
@@ -234,13 +245,15 @@ async def _open_stream(
     call: Call, response: Response, deadline: float | None, observer: Observer | None
 ) -> Outcome:
     ctype = response.headers.get("content-type", "")
-    if ctype and not ctype.startswith("text/event-stream"):
+    if ctype and not ctype.startswith(call.provider.stream_media_types):
         # A 2xx that is not a stream: an error in a 200 (llama.cpp, proxies) or a server
         # that ignored stream=true. Either way a typed error, never a silent success.
         body = await response.aread()
         if ctype.startswith("application/json"):
             info = call.provider.parse_error(response.status, response.headers, body)
-            if body.lstrip()[:1] in (b"{", b"[") and b'"error"' in body[:64]:
+            # An error body: OpenAI-compatible ({"error": ...}), or one the provider named.
+            named = b'"error"' in body[:64] or info.status is not None
+            if body.lstrip()[:1] in (b"{", b"[") and named:
                 err = error_from_response(
                     info.status or response.status,
                     response.headers,
@@ -252,7 +265,8 @@ async def _open_stream(
                 return _in_a_2xx(call, err, observer)
         raise call.annotate(
             APIResponseValidationError(
-                f"Expected a text/event-stream response, got {ctype}: {snippet(body)!r}",
+                f"Expected a {call.provider.stream_media_types[0]} response, got {ctype}: "
+                f"{snippet(body)!r}",
                 status_code=response.status,
                 body=snippet(body),
                 headers=response.headers,
@@ -261,7 +275,10 @@ async def _open_stream(
     return AsyncCompletionStream(
         response,
         call.provider.stream_decoder(
-            call.payload, now=int(time.time()), max_event_bytes=call.max_event_bytes
+            call.payload,
+            now=int(time.time()),
+            max_event_bytes=call.max_event_bytes,
+            headers=response.headers,
         ),
         read_timeout=call.timeout.read,
         deadline=deadline,

@@ -125,7 +125,9 @@ _OPTIONS = frozenset(
     }
 )
 
-_SECRET_HEADERS = frozenset({b"authorization", b"api-key", b"x-api-key", b"x-goog-api-key"})
+_SECRET_HEADERS = frozenset(
+    {b"authorization", b"api-key", b"x-api-key", b"x-goog-api-key", b"x-amz-security-token"}
+)
 _NO_MEDIA: Mapping[str, Media] = MappingProxyType({})
 _PLACEHOLDER = Media(mime_type="image/png", data="")
 
@@ -197,7 +199,8 @@ class Call:
 
     @property
     def secret(self) -> str | None:
-        return self.creds.api_key
+        # What a server could echo back: the key, else a signed request's session token.
+        return self.creds.api_key or getattr(self.creds.signing, "session_token", None)
 
     def _build(self, media: Mapping[str, Media]) -> HttpRequest:
         try:
@@ -215,6 +218,18 @@ class Call:
         kept = [(n, v) for n, v in http.headers if n.lower() not in names]
         return attrs.evolve(http, headers=[*kept, *self.extra_headers])
 
+    def with_credentials(self, creds: Credentials) -> None:
+        """Use credentials completed by their provider's ``resolve`` (after blocking I/O in
+        a worker thread), rebuilding the request for them."""
+        self.creds = creds
+        media = dict.fromkeys(self.media_urls, _PLACEHOLDER) if self.media_urls else _NO_MEDIA
+        self.request = self._build(media)
+
+    def signed(self, now: float) -> HttpRequest:
+        """The request as sent at ``now``: signed anew for each attempt by formats that sign
+        requests (Bedrock's SigV4 signature carries its time), as built for the others."""
+        return self.provider.sign(self.request, self.creds, now)
+
     def with_media(self, media: Mapping[str, Media]) -> None:
         """Rebuild the request with the fetched bytes of :attr:`media_urls`."""
         self.request = self._build(media)
@@ -228,23 +243,24 @@ class Call:
             err.model = self.model
         return scrub_secret(err, self.secret)
 
-    def log(self, attempt: int) -> None:
-        """Call the user's logger_fn (LiteLLM's hook) once per attempt, key redacted."""
+    def log(self, attempt: int, request: HttpRequest) -> None:
+        """Call the user's logger_fn (LiteLLM's hook) once per attempt with the request as
+        sent, credentials redacted."""
         if self.logger_fn is None:
             return
         secret = self.secret
         headers = {
             name.decode("latin-1"): _redact(name, value.decode("latin-1"), secret)
-            for name, value in self.request.headers
+            for name, value in request.headers
         }
         record = {
             "event": "pre_api_call",
             "provider": self.provider.spec.name,
             "model": self.model,
-            "url": self.request.url,
+            "url": request.url,
             "headers": headers,
             # What is sent, in the provider's own format (keys travel in headers only).
-            "body": json.loads(self.request.body),
+            "body": json.loads(request.body),
             "stream": self.stream,
             "attempt": attempt,
         }

@@ -352,10 +352,18 @@ def error_from_response(
         param=info.param,
         provider=provider,
         model=model,
-        request_id=headers.get("x-request-id") or headers.get("request-id"),
+        request_id=request_id(headers),
         body=info.body,
         headers=headers,
         retry_after=retry_after,
+    )
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """The provider's id for the request (OpenAI and most: ``x-request-id``; Anthropic:
+    ``request-id``; AWS: ``x-amzn-requestid``), for support tickets."""
+    return (
+        headers.get("x-request-id") or headers.get("request-id") or headers.get("x-amzn-requestid")
     )
 
 

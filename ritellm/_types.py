@@ -159,6 +159,13 @@ class Credentials:
     # Provider-specific, non-secret settings resolved with the credentials (e.g. Azure's
     # ``api_version``, or ``auth="bearer"`` when the secret is a bearer token).
     extra: Mapping[str, str] = attrs.field(factory=dict)
+    # Secret material a provider signs each request with (Bedrock's AWS credentials): read
+    # only by that provider's ``sign``, never shown.
+    signing: Any = attrs.field(default=None, repr=False)
+    # A blocking resolver of the complete credentials (botocore's credential chain reads
+    # files and may ask an instance-metadata service): the I/O layer runs it in a worker
+    # thread before the first attempt, never on the event loop.
+    resolve: Callable[[], Credentials] | None = attrs.field(default=None, repr=False, eq=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -342,6 +342,17 @@ async def test_error_object_in_a_200_json_body_is_its_twin(
     assert str(unavailable.value) == f"{MODEL}: HTTP 503: Overloaded."
 
 
+async def test_error_object_in_a_200_json_body_answering_a_stream_is_its_twin(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    # A proxy's JSON error answering a streamed call: the same class as without streaming.
+    sim.script(Reply(body=status_body(503, "UNAVAILABLE", "Overloaded.")))
+    with pytest.raises(ritellm.ServiceUnavailableError) as info:
+        await collect(client, num_retries=0)
+    assert info.value.status_code == 503
+    assert str(info.value) == f"{MODEL}: HTTP 503: Overloaded."
+
+
 async def test_raw_crlf_stream_with_stop_then_no_more(
     sim: Simulator, client: ritellm.AsyncClient
 ) -> None:

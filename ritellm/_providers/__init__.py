@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -26,6 +27,7 @@ from .._types import (
 )
 
 __all__ = [
+    "NO_HEADERS",
     "PROVIDERS",
     "Provider",
     "ProviderSpec",
@@ -38,10 +40,16 @@ __all__ = [
 ]
 
 
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+"""The default ``headers`` of :meth:`Provider.stream_decoder` (a decoder made outside a
+response, e.g. in a test)."""
+
+
 class StreamDecoder(Protocol):
     """Turns response body bytes into chunks; any split of the bytes gives the same chunks.
 
-    A decoder owns its format's framing (SSE for OpenAI, Azure, Anthropic and Gemini) and
+    A decoder owns its format's framing (SSE for OpenAI, Azure, Anthropic and Gemini, NDJSON
+    for Ollama) and
     the state needed to turn provider events into OpenAI ``chat.completion.chunk`` objects.
     It never emits a chunk with nothing in it before the first real delta (so an error
     event that precedes any content surfaces before the stream is handed to the caller).
@@ -73,6 +81,9 @@ class Provider(Protocol):
     # Keyword arguments of acompletion this provider reads as credentials or routing (e.g.
     # Azure's ``api_version``); they are removed from the body before translation.
     credential_params: tuple[str, ...]
+    # The Content-Type(s) a streamed response comes in (the first is named in errors); a 2xx
+    # in any other type is an error body or a server that ignored the request to stream.
+    stream_media_types: tuple[str, ...]
 
     def credentials(
         self,
@@ -105,6 +116,11 @@ class Provider(Protocol):
         ``req.drop_params``)."""
         ...
 
+    def sign(self, request: HttpRequest, creds: Credentials, now: float) -> HttpRequest:
+        """The request as sent at unix time ``now``, called before each attempt: with the
+        signature of formats that sign each request (Bedrock's SigV4), else ``request``."""
+        ...
+
     def parse_completion(
         self,
         status: int,
@@ -127,10 +143,16 @@ class Provider(Protocol):
         ...
 
     def stream_decoder(
-        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+        self,
+        req: CompletionRequest,
+        *,
+        now: int,
+        max_event_bytes: int,
+        headers: Mapping[str, str] = ...,
     ) -> StreamDecoder:
         """A fresh decoder for one streaming response body; an event (or line) larger than
-        ``max_event_bytes`` is a StreamError."""
+        ``max_event_bytes`` is a StreamError. ``headers`` are the response's (lower-case
+        names), for formats whose stream body carries no id (Bedrock's is a header)."""
         ...
 
 
@@ -191,6 +213,17 @@ PROVIDERS: dict[str, ProviderSpec] = {
             module="azure",
             key_env=("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
             base_env=("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"),
+        ),
+        *(
+            ProviderSpec(
+                name=name,
+                module="ollama",
+                default_base_url="http://localhost:11434",
+                key_env=("OLLAMA_API_KEY",),
+                base_env=("OLLAMA_API_BASE", "OLLAMA_HOST"),
+                key_required=False,
+            )
+            for name in ("ollama", "ollama_chat")  # LiteLLM's two prefixes, one native API
         ),
         _compat("groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "GROQ_API_BASE"),
         _compat(

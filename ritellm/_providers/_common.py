@@ -15,7 +15,14 @@ from typing import Any, Literal
 import attrs
 
 from .._errors import ErrorInfo, ParameterError, ParameterTypeError, snippet
-from .._types import AttrDict, CompletionRequest, Credentials, ModelResponse, ModelResponseStream
+from .._types import (
+    AttrDict,
+    CompletionRequest,
+    Credentials,
+    HttpRequest,
+    ModelResponse,
+    ModelResponseStream,
+)
 from . import ProviderSpec, resolve_credentials
 
 __all__ = [
@@ -48,6 +55,7 @@ class BaseProvider:
     and OpenAI-compatible error bodies."""
 
     credential_params: tuple[str, ...] = ()
+    stream_media_types: tuple[str, ...] = ("text/event-stream",)
 
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
@@ -64,6 +72,9 @@ class BaseProvider:
 
     def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
         return ()
+
+    def sign(self, request: HttpRequest, creds: Credentials, now: float) -> HttpRequest:
+        return request
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
         return parse_error_body(body)

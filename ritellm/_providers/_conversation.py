@@ -24,6 +24,7 @@ __all__ = [
     "ToolResult",
     "Turn",
     "conversation",
+    "image_urls",
     "parse_data_url",
 ]
 
@@ -101,6 +102,20 @@ def parse_data_url(url: str, where: str) -> tuple[str, str]:
         raise ParameterError(f"{where}: expected a data:<mime>;base64,... URL or an http(s) URL")
     mime = head[5:-7] or "application/octet-stream"
     return mime, data
+
+
+def image_urls(messages: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The http(s) image URLs in the messages (tool results' included), in order, each once:
+    what a format that takes images only inline needs fetched."""
+    if not any(type(m.get("content")) is list for m in messages):
+        return ()  # only lists of content parts hold images
+    found: dict[str, None] = {}
+    for turn in conversation(messages).turns:
+        for part in turn.parts:
+            for item in part.content if isinstance(part, ToolResult) else (part,):
+                if isinstance(item, Image) and item.url is not None:
+                    found.setdefault(item.url)
+    return tuple(found)
 
 
 def conversation(messages: Sequence[Mapping[str, Any]]) -> Conversation:

@@ -16,7 +16,7 @@ from .._errors import (
 )
 from .._types import CompletionRequest, Credentials, HttpRequest, Media, ModelResponse
 from .._version import __version__
-from . import ProviderSpec, endpoint, resolve_credentials
+from . import NO_HEADERS, ProviderSpec, endpoint, resolve_credentials
 from ._anthropic_response import error_info, error_status, message_completion
 from ._anthropic_stream import AnthropicStreamDecoder
 from ._common import (
@@ -139,7 +139,12 @@ class AnthropicProvider(BaseProvider):
         return result
 
     def stream_decoder(
-        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+        self,
+        req: CompletionRequest,
+        *,
+        now: int,
+        max_event_bytes: int,
+        headers: Mapping[str, str] = NO_HEADERS,
     ) -> AnthropicStreamDecoder:
         options = req.params.get("stream_options")
         include = isinstance(options, Mapping) and bool(options.get("include_usage"))

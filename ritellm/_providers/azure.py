@@ -17,7 +17,7 @@ from .._types import (
     Media,
     ModelResponseStream,
 )
-from . import ProviderSpec, endpoint, parse_base_url
+from . import NO_HEADERS, ProviderSpec, endpoint, parse_base_url
 from .openai import OpenAIProvider, OpenAIStreamDecoder
 
 __all__ = ["AzureProvider", "AzureStreamDecoder", "make_provider"]
@@ -100,7 +100,12 @@ class AzureProvider(OpenAIProvider):
         return (b"api-key", creds.api_key.encode())
 
     def stream_decoder(
-        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+        self,
+        req: CompletionRequest,
+        *,
+        now: int,
+        max_event_bytes: int,
+        headers: Mapping[str, str] = NO_HEADERS,
     ) -> AzureStreamDecoder:
         return AzureStreamDecoder(self.spec.name, max_event_bytes=max_event_bytes)
 

@@ -26,10 +26,10 @@ from .._types import (
     ModelResponse,
 )
 from .._version import __version__
-from . import ProviderSpec, endpoint
+from . import NO_HEADERS, ProviderSpec, endpoint
 from . import _common as common
 from . import _gemini_stream as results
-from ._conversation import Image, Text, ToolCall, ToolResult, conversation
+from ._conversation import Image, Text, ToolCall, ToolResult, conversation, image_urls
 from ._framing import invalid_response, json_body
 from ._gemini_stream import GeminiStreamDecoder
 
@@ -92,16 +92,7 @@ class GeminiProvider(common.BaseProvider):
     ``:streamGenerateContent?alt=sse``), authenticated by the ``x-goog-api-key`` header."""
 
     def media_urls(self, req: CompletionRequest) -> tuple[str, ...]:
-        """Image URLs Gemini cannot fetch itself, in message order, each once."""
-        if not any(type(m.get("content")) is list for m in req.messages):
-            return ()  # only lists of content parts hold images
-        found: dict[str, None] = {}
-        for turn in conversation(req.messages).turns:
-            for part in turn.parts:
-                for item in part.content if isinstance(part, ToolResult) else (part,):
-                    if isinstance(item, Image) and item.url is not None:
-                        found.setdefault(item.url)
-        return tuple(found)
+        return image_urls(req.messages)  # Gemini cannot fetch image URLs itself
 
     def build_request(
         self, req: CompletionRequest, creds: Credentials, media: Mapping[str, Media]
@@ -129,7 +120,12 @@ class GeminiProvider(common.BaseProvider):
         )
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorInfo:
-        return results.error_info(body)
+        info = results.error_info(body)
+        if status < 300:
+            # An error body sent with a 2xx status (a proxy, or the JSON-array stream): its
+            # class and retry rule are those of the HTTP status its code names.
+            info.status = results.twin_status(info)
+        return info
 
     def parse_completion(
         self,
@@ -170,7 +166,12 @@ class GeminiProvider(common.BaseProvider):
         )
 
     def stream_decoder(
-        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+        self,
+        req: CompletionRequest,
+        *,
+        now: int,
+        max_event_bytes: int,
+        headers: Mapping[str, str] = NO_HEADERS,
     ) -> GeminiStreamDecoder:
         options = req.params.get("stream_options")
         return GeminiStreamDecoder(

@@ -23,7 +23,7 @@ from .._types import (
     retype,
 )
 from .._version import __version__
-from . import ProviderSpec, endpoint
+from . import NO_HEADERS, ProviderSpec, endpoint
 from ._common import BaseProvider, parse_error_body
 from ._framing import SSEChunkDecoder, inband_error, invalid_response, json_body
 
@@ -89,7 +89,12 @@ class OpenAIProvider(BaseProvider):
         return retype(obj, ModelResponse)
 
     def stream_decoder(
-        self, req: CompletionRequest, *, now: int, max_event_bytes: int
+        self,
+        req: CompletionRequest,
+        *,
+        now: int,
+        max_event_bytes: int,
+        headers: Mapping[str, str] = NO_HEADERS,
     ) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self.spec.name, max_event_bytes=max_event_bytes)
 

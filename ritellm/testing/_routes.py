@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 
-from . import _anthropic, _azure, _gemini, _openai
+from . import _anthropic, _azure, _gemini, _ollama, _openai
 from ._wire import Endpoint
 
 __all__ = ["FALLBACK", "PATTERNS", "ROUTES", "match"]
 
-ROUTES: dict[str, Endpoint] = {**_openai.ROUTES, **_anthropic.ROUTES}
-PATTERNS: tuple[tuple[re.Pattern[str], Endpoint], ...] = (*_gemini.PATTERNS, *_azure.PATTERNS)
+ROUTES: dict[str, Endpoint] = {**_openai.ROUTES, **_anthropic.ROUTES, **_ollama.ROUTES}
+PATTERNS: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
+    *_gemini.PATTERNS,
+    *_azure.PATTERNS,
+)
 FALLBACK: Endpoint = _openai.CHAT
 
 
