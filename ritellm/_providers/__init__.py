@@ -225,6 +225,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             )
             for name in ("ollama", "ollama_chat")  # LiteLLM's two prefixes, one native API
         ),
+        ProviderSpec(
+            name="bedrock",
+            module="bedrock",
+            key_env=("AWS_BEARER_TOKEN_BEDROCK",),
+            base_env=("AWS_BEDROCK_RUNTIME_ENDPOINT",),
+        ),
         _compat("groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "GROQ_API_BASE"),
         _compat(
             "together_ai",

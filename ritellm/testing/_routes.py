@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from . import _anthropic, _azure, _gemini, _ollama, _openai
+from . import _anthropic, _azure, _bedrock, _gemini, _ollama, _openai
 from ._wire import Endpoint
 
 __all__ = ["FALLBACK", "PATTERNS", "ROUTES", "match"]
@@ -16,6 +16,7 @@ ROUTES: dict[str, Endpoint] = {**_openai.ROUTES, **_anthropic.ROUTES, **_ollama.
 PATTERNS: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     *_gemini.PATTERNS,
     *_azure.PATTERNS,
+    *_bedrock.PATTERNS,
 )
 FALLBACK: Endpoint = _openai.CHAT
 
