@@ -30,8 +30,10 @@ def chat(*args: str) -> subprocess.CompletedProcess[str]:
         ("-m", "claude-3-5-haiku-latest", "--simulator", "--no-stream"),
         ("-m", "gemini/gemini-2.5-flash", "--simulator"),
         ("-m", "azure/my-gpt", "--simulator", "--api-version", "2024-10-21", "--api-key", "k"),
+        ("-m", "ollama/llama3.2", "--simulator"),
+        ("-m", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", "--simulator"),
     ],
-    ids=["openai", "anthropic", "bare-claude", "gemini", "azure"],
+    ids=["openai", "anthropic", "bare-claude", "gemini", "azure", "ollama", "bedrock"],
 )
 def test_chat_streams_the_answer_from_the_simulator(args: tuple[str, ...]) -> None:
     out = chat(*args)

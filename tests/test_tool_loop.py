@@ -1,7 +1,7 @@
 """One tool loop written for OpenAI, run unchanged against every wire format (OpenAI, Azure,
-Anthropic, Gemini) over loopback on asyncio and trio: the same calls come back, the same
-conversation is accepted by each format's strict validation, and the answers agree — streamed
-or not."""
+Anthropic, Gemini, Ollama, Bedrock) over loopback on asyncio and trio: the same calls come
+back, the same conversation is accepted by each format's strict validation, and the answers
+agree — streamed or not."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ PROVIDERS: dict[str, dict[str, Any]] = {
     "azure/my-gpt": {"api_version": "2024-10-21"},
     "anthropic/claude-sonnet-4-5": {},
     "gemini/gemini-2.5-flash": {},
+    "ollama/llama3.2": {},
+    "bedrock/anthropic.claude-sonnet-4-5-v1:0": {},  # the client's key as a Bedrock API key
 }
 TOOLS = [
     {
@@ -220,6 +222,60 @@ async def test_what_each_format_received_for_the_second_turn(
                     }
                 },
                 {"functionResponse": {"name": "get_time", "response": {"result": "14:05"}}},
+            ],
+        },
+    ]
+    ollama, _ = received["ollama/llama3.2"]
+    assert ollama["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+                {"function": {"name": "get_time", "arguments": {"tz": "Europe/Paris"}}},
+            ],
+        },
+        {"role": "tool", "content": RESULTS["get_weather"], "tool_name": "get_weather"},
+        {"role": "tool", "content": RESULTS["get_time"], "tool_name": "get_time"},
+    ]
+    bedrock, ids = received["bedrock/anthropic.claude-sonnet-4-5-v1:0"]
+    assert bedrock["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "toolUse": {
+                        "toolUseId": ids[0],
+                        "name": "get_weather",
+                        "input": {"city": "Paris"},
+                    }
+                },
+                {
+                    "toolUse": {
+                        "toolUseId": ids[1],
+                        "name": "get_time",
+                        "input": {"tz": "Europe/Paris"},
+                    }
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": ids[0],
+                        "content": [{"json": {"temp_c": 18, "sky": "sunny"}}],
+                        "status": "success",
+                    }
+                },
+                {
+                    "toolResult": {
+                        "toolUseId": ids[1],
+                        "content": [{"text": "14:05"}],
+                        "status": "success",
+                    }
+                },
             ],
         },
     ]
