@@ -1,5 +1,6 @@
 """A provider simulator: a real HTTP/1.1 server on loopback that speaks OpenAI chat completions,
-Anthropic Messages, Google Gemini and Azure OpenAI, and can script replies and faults.
+Anthropic Messages, Google Gemini, Azure OpenAI, Ollama and AWS Bedrock Converse, and can
+script replies and faults.
 Imports only stdlib, anyio, h11 and attrs.
 
 Usage::
@@ -30,6 +31,10 @@ Usage::
 - Azure: ``POST /openai/deployments/{deployment}/chat/completions?api-version=...``
   (``api-key`` or Bearer; no ``api-version``: 404 "Resource not found"). The response's
   ``model`` is the deployment name unless ``Reply.model`` says otherwise.
+- Ollama: ``POST /api/chat`` (NDJSON unless ``"stream": false``; optional Bearer auth).
+- Bedrock: ``POST /model/{modelId}/converse`` and ``/converse-stream`` (AWS's binary event
+  stream). Auth: a SigV4 ``Authorization`` header whose access key id is the simulator's key
+  (its form and scope are checked, not its value), or the key as a Bearer API key.
 
 Each format validates requests as strictly as the real API (a 400 in that format's shape,
 with the API's wording where known) and answers auth failures, the rate limiter's 429s and
@@ -63,14 +68,17 @@ events, Anthropic's ``ping`` and Azure's prompt-filter chunk included):
 - ``"no_response"``: the request is read and never answered.
 - ``"truncate"``: stream: body ends cleanly after ``truncate_after`` events, before the end
   marker (OpenAI/Azure: no finish chunk, no ``[DONE]``; Anthropic: no ``message_stop``;
-  Gemini: no ``finishReason``, and an unclosed array); JSON: half of the declared
+  Gemini: no ``finishReason``, and an unclosed array; Ollama: no ``done`` line; Bedrock: no
+  ``messageStop``); JSON: half of the declared
   Content-Length, then FIN.
-- ``"malformed"``: stream: an event with invalid JSON after ``malformed_after`` events, then
+- ``"malformed"``: stream: an event with invalid JSON (Bedrock: a frame with a bad checksum)
+  after ``malformed_after`` events, then
   the rest as normal; JSON: a 200 whose body is not valid JSON.
 - ``"stream_error"``: stream: the format's in-band error after ``error_after`` events, then
   the body ends (OpenAI/Azure: ``data: {"error": {...server_error...}}``; Anthropic:
   ``event: error`` with ``error_type``/``error_message`` or overloaded_error/"Overloaded";
-  Gemini: ``{"error": {"code": 500, ..., "status": "INTERNAL"}}``); JSON: a 200 whose body
+  Gemini: ``{"error": {"code": 500, ..., "status": "INTERNAL"}}``; Ollama: ``{"error": ...}``;
+  Bedrock: an exception frame, ``error_type`` or modelStreamErrorException); JSON: a 200 whose body
   is that error object.
 - ``"html"``: an HTML error page (``status`` if >= 400, else 502), Content-Type text/html.
 - ``"empty"``: 200, ``Content-Length: 0``, Content-Type application/json.
