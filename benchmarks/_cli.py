@@ -187,8 +187,8 @@ def _git_state() -> str:
 def _versions() -> dict[str, str]:
     out = {}
     for dist in (
-        *("ritellm", "httpcore", "h11", "anyio", "trio", "aiohttp", "openai", "litellm"),
-        *("anthropic", "google-genai", "httpx", "httpx2", "pydantic"),
+        *("ritellm", "httpcore", "h11", "anyio", "trio", "aiohttp", "openai", "litellm", "httpx"),
+        *("anthropic", "google-genai", "ollama", "boto3", "botocore", "httpx2", "pydantic"),
     ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[dist] = importlib.metadata.version(dist)

@@ -1,11 +1,12 @@
 """One adapter per client under test, each doing the same work in its own idiomatic way:
 send the canned chat request, and read every chunk's delta content (or the message content).
-ritellm and the floor speak every wire format (OpenAI, Anthropic, Gemini); the provider SDKs
-for Anthropic and Gemini are in ``_provider_sdks.py``.
+ritellm and the floor speak every wire format (OpenAI, Anthropic, Gemini, Ollama, Bedrock);
+the OpenAI-format peers (aiohttp, the OpenAI SDK, LiteLLM) are in ``_openai_peers.py``, the
+other providers' official SDKs in ``_provider_sdks.py``.
 
 Each adapter is imported only inside the worker process that measures it, so no client's
-import cost or background threads leak into another's numbers. Optional peers (aiohttp, the
-openai SDK, LiteLLM) are imported lazily and only when installed.
+import cost or background threads leak into another's numbers. Optional peers are imported
+lazily and only when installed.
 """
 
 from __future__ import annotations
@@ -13,19 +14,37 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from ._payloads import ANTHROPIC_MODEL, GEMINI_MODEL, MESSAGES, MODEL
+from ._payloads_native import (
+    AWS_ACCESS_KEY_ID,
+    AWS_REGION,
+    AWS_SECRET_ACCESS_KEY,
+    BEDROCK_MODEL,
+    OLLAMA_MODEL,
+)
 
 __all__ = ["API_KEY", "AsyncAdapter", "SyncAdapter", "make_async", "make_sync"]
 
 API_KEY = "sk-bench"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # ritellm's model string per wire format: the prefix picks the provider's translator.
 _RITELLM_MODELS = {
     "openai": "openai/" + MODEL,
     "anthropic": "anthropic/" + ANTHROPIC_MODEL,
     "gemini": "gemini/" + GEMINI_MODEL,
+    "ollama": "ollama/" + OLLAMA_MODEL,
+    "bedrock": "bedrock/" + BEDROCK_MODEL,
+}
+# How a user authenticates on each format: an API key, except a local Ollama (none) and
+# Bedrock (static AWS keys: every request is SigV4-signed, as in production).
+_RITELLM_AUTH: dict[str, dict[str, str]] = {
+    "ollama": {},
+    "bedrock": {
+        "aws_access_key_id": AWS_ACCESS_KEY_ID,
+        "aws_secret_access_key": AWS_SECRET_ACCESS_KEY,
+        "aws_region_name": AWS_REGION,
+    },
 }
 
 
@@ -83,16 +102,15 @@ class Ritellm:
             # 1,000 open streams need more than the default pool of 256.
             self._acompletion = ritellm.AsyncClient(max_connections=max_connections).acompletion
         self._model = _RITELLM_MODELS[wire]
+        self._auth = _RITELLM_AUTH.get(wire, {"api_key": API_KEY})
 
     async def complete(self, base: str) -> int:
-        r = await self._acompletion(self._model, MESSAGES, base_url=base, api_key=API_KEY)
+        r = await self._acompletion(self._model, MESSAGES, base_url=base, **self._auth)
         return len(r.choices[0].message.content)
 
     async def stream(self, base: str) -> tuple[int, int]:
         chunks = chars = 0
-        s = await self._acompletion(
-            self._model, MESSAGES, base_url=base, api_key=API_KEY, stream=True
-        )
+        s = await self._acompletion(self._model, MESSAGES, base_url=base, stream=True, **self._auth)
         async with s:
             async for chunk in s:
                 choices = chunk.choices
@@ -105,9 +123,7 @@ class Ritellm:
 
     async def ttfb(self, base: str) -> int:
         latency = -1
-        s = await self._acompletion(
-            self._model, MESSAGES, base_url=base, api_key=API_KEY, stream=True
-        )
+        s = await self._acompletion(self._model, MESSAGES, base_url=base, stream=True, **self._auth)
         async with s:
             async for chunk in s:
                 choices = chunk.choices
@@ -116,9 +132,7 @@ class Ritellm:
         return latency
 
     async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        s = await self._acompletion(
-            self._model, MESSAGES, base_url=base, api_key=API_KEY, stream=True
-        )
+        s = await self._acompletion(self._model, MESSAGES, base_url=base, stream=True, **self._auth)
         async with s:
             await s.__anext__()
             await opened()
@@ -223,148 +237,9 @@ class Floor:
             await pool.aclose()
 
 
-# -- peers ---------------------------------------------------------------------------------
-
-
-class Aiohttp:
-    """aiohttp's ClientSession with json.loads, SSE read line by line (its idiom)."""
-
-    def __init__(self) -> None:
-        import aiohttp  # type: ignore[import-not-found, unused-ignore]
-
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
-        self._headers = {"Content-Type": "application/json", "Authorization": "Bearer " + API_KEY}
-
-    async def complete(self, base: str) -> int:
-        body = _dumps({"model": MODEL, "messages": MESSAGES}).encode()
-        async with self._session.post(
-            base + "/chat/completions", data=body, headers=self._headers
-        ) as resp:
-            data = await resp.read()
-        content: str = json.loads(data)["choices"][0]["message"]["content"]
-        return len(content)
-
-    async def stream(self, base: str) -> tuple[int, int]:
-        chunks = chars = 0
-        body = _dumps({"model": MODEL, "messages": MESSAGES, "stream": True}).encode()
-        async with self._session.post(
-            base + "/chat/completions", data=body, headers=self._headers
-        ) as resp:
-            async for line in resp.content:
-                if line[:6] != b"data: ":
-                    continue
-                data = line[6:].rstrip()
-                if data == b"[DONE]":
-                    continue
-                choices = json.loads(data)["choices"]
-                if choices:
-                    content = choices[0]["delta"].get("content")
-                    if content:
-                        chunks += 1
-                        chars += len(content)
-        return chunks, chars
-
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
-
-    async def aclose(self) -> None:
-        await self._session.close()
-
-
-class OpenAISDK:
-    """``AsyncOpenAI(base_url=..., max_retries=0)``: one SDK client per base URL."""
-
-    def __init__(self) -> None:
-        import openai
-
-        self._factory = openai.AsyncOpenAI
-        self._clients: dict[str, Any] = {}
-
-    def _client(self, base: str) -> Any:
-        client = self._clients.get(base)
-        if client is None:
-            client = self._clients[base] = self._factory(
-                base_url=base, api_key=API_KEY, max_retries=0
-            )
-        return client
-
-    async def complete(self, base: str) -> int:
-        r = await self._client(base).chat.completions.create(
-            model=MODEL, messages=cast(Any, MESSAGES)
-        )
-        return len(r.choices[0].message.content)
-
-    async def stream(self, base: str) -> tuple[int, int]:
-        chunks = chars = 0
-        s = await self._client(base).chat.completions.create(
-            model=MODEL, messages=cast(Any, MESSAGES), stream=True
-        )
-        async with s:
-            async for chunk in s:
-                if chunk.choices:
-                    content = chunk.choices[0].delta.content
-                    if content:
-                        chunks += 1
-                        chars += len(content)
-        return chunks, chars
-
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
-
-    async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-
-
-class LiteLLM:
-    """``litellm.acompletion(model="openai/...", api_base=...)`` with its default settings."""
-
-    def __init__(self) -> None:
-        import litellm  # type: ignore[import-untyped, import-not-found, unused-ignore]
-
-        litellm.telemetry = False
-        litellm.suppress_debug_info = True
-        self._acompletion: Any = litellm.acompletion
-        self._model = "openai/" + MODEL
-
-    async def complete(self, base: str) -> int:
-        r = await self._acompletion(
-            model=self._model, messages=MESSAGES, api_base=base, api_key=API_KEY
-        )
-        return len(r.choices[0].message.content)
-
-    async def stream(self, base: str) -> tuple[int, int]:
-        chunks = chars = 0
-        s = await self._acompletion(
-            model=self._model, messages=MESSAGES, api_base=base, api_key=API_KEY, stream=True
-        )
-        async for chunk in s:
-            if chunk.choices:
-                content = chunk.choices[0].delta.content
-                if content:
-                    chunks += 1
-                    chars += len(content)
-        return chunks, chars
-
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
-
-    async def aclose(self) -> None:
-        pass
-
-
 def make_async(name: str, max_connections: int | None = None, wire: str = "openai") -> AsyncAdapter:
     """The adapter for a client family name (without its ``-trio`` suffix) speaking ``wire``
-    ("openai", "anthropic" or "gemini").
+    ("openai", "anthropic", "gemini", "ollama" or "bedrock").
 
     Raises:
         ValueError: an unknown client, or one that does not speak ``wire``.
@@ -373,26 +248,36 @@ def make_async(name: str, max_connections: int | None = None, wire: str = "opena
         return Ritellm(max_connections, wire)
     if name == "floor":
         return Floor(wire)
-    if name in ("anthropic", "genai"):
-        from ._provider_sdks import AnthropicSDK, GenAISDK
+    if name in ("anthropic", "genai", "ollama"):
+        from ._provider_sdks import make_sdk
 
-        sdk, speaks = (AnthropicSDK, "anthropic") if name == "anthropic" else (GenAISDK, "gemini")
-        if wire != speaks:
-            raise ValueError(f"client {name!r} speaks {speaks}, not {wire}")
-        return sdk()
+        return make_sdk(name, wire)
+    from ._openai_peers import Aiohttp, LiteLLM, OpenAISDK
+
+    peers: dict[str, type[AsyncAdapter]] = {
+        "aiohttp": Aiohttp,
+        "openai": OpenAISDK,
+        "litellm": LiteLLM,
+    }
+    if name not in peers:
+        raise ValueError(f"unknown async client {name!r}")
     if wire != "openai":
         raise ValueError(f"client {name!r} speaks openai, not {wire}")
-    if name == "aiohttp":
-        return Aiohttp()
-    if name == "openai":
-        return OpenAISDK()
-    if name == "litellm":
-        return LiteLLM()
-    raise ValueError(f"unknown async client {name!r}")
+    return peers[name]()
 
 
-def make_sync(name: str) -> SyncAdapter:
-    """The blocking adapter for a client family name."""
+def make_sync(name: str, wire: str = "openai") -> SyncAdapter:
+    """The blocking adapter for a client family name speaking ``wire``.
+
+    Raises:
+        ValueError: an unknown client, or one that does not speak ``wire``.
+    """
+    if name == "boto3":
+        from ._provider_sdks import make_sync_sdk
+
+        return make_sync_sdk(name, wire)
+    if wire != "openai":
+        raise ValueError(f"blocking client {name!r} speaks openai, not {wire}")
     if name == "ritellm":
         return RitellmSync()
     raise ValueError(f"unknown sync client {name!r}")

@@ -4,24 +4,31 @@ body or SSE event. ritellm is judged by its distance from this.
 
 Deliberately minimal: no timeouts, retries, error mapping or validation. A list of idle
 connections is the whole pool (new connections when it is empty, no limit), which is also
-what makes it O(1) per request. Streams come in OpenAI's, Anthropic's and Gemini's formats;
+what makes it O(1) per request. Streams come in OpenAI's, Anthropic's and Gemini's SSE, Ollama's
+NDJSON (one ``json.loads`` per line) and Bedrock's binary event stream (each frame's lengths
+read with ``struct``, both CRCs checked with ``zlib.crc32``, one ``json.loads`` per payload);
 non-streaming requests in OpenAI's only.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from struct import Struct
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+from zlib import crc32
 
 import httpcore
 
 from ._payloads import ANTHROPIC_MODEL, GEMINI_MODEL, MESSAGES, MODEL
+from ._payloads_native import BEDROCK_MODEL, OLLAMA_MODEL
 
 __all__ = ["PAYLOADS", "FloorPool"]
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_PRELUDE = Struct(">III")  # an event-stream frame's total length, headers length, prelude CRC
+_CRC = Struct(">I")
 
 
 def _openai_text(obj: Any) -> str:
@@ -42,15 +49,32 @@ def _gemini_text(obj: Any) -> str:
     return "".join(part.get("text", "") for part in candidates[0]["content"]["parts"])
 
 
+def _ollama_text(obj: Any) -> str:
+    return obj["message"].get("content") or ""  # the done line's content is ""
+
+
+def _bedrock_text(obj: Any) -> str:
+    # Only contentBlockDelta payloads have a "delta"; messageStart, contentBlockStop,
+    # messageStop and metadata are read (json.loads) and yield nothing.
+    delta = obj.get("delta")
+    return (delta.get("text") or "") if delta else ""
+
+
 # The request body per wire format: what each provider's API requires, no more.
 PAYLOADS: dict[str, dict[str, object]] = {
     "openai": {"model": MODEL, "messages": MESSAGES},
     "anthropic": {"model": ANTHROPIC_MODEL, "max_tokens": 4096, "messages": MESSAGES},
     "gemini": {"contents": [{"role": "user", "parts": [{"text": MESSAGES[0]["content"]}]}]},
+    "ollama": {"model": OLLAMA_MODEL, "messages": MESSAGES},
+    "bedrock": {"messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}]},
 }
+# Formats without a "stream" flag in the body: the endpoint says it.
+_NO_STREAM_FLAG = frozenset({"gemini", "bedrock"})
 
-# wire -> (path after the base URL, auth header, text of one decoded event)
-_WIRES = {
+# wire -> (path after the base URL, auth header, text of one decoded event). A local Ollama
+# takes no key; the floor does not SigV4-sign Bedrock requests (a per-request cost, which a
+# stream of 20,000 chunks amortises to a few ns per chunk).
+_WIRES: dict[str, tuple[str, bytes | None, Callable[[Any], str]]] = {
     "openai": ("/chat/completions", b"Authorization", _openai_text),
     "anthropic": ("/v1/messages", b"x-api-key", _anthropic_text),
     "gemini": (
@@ -58,6 +82,8 @@ _WIRES = {
         b"x-goog-api-key",
         _gemini_text,
     ),
+    "ollama": ("/api/chat", None, _ollama_text),
+    "bedrock": (f"/model/{quote(BEDROCK_MODEL, safe='')}/converse-stream", None, _bedrock_text),
 }
 
 
@@ -82,8 +108,9 @@ class FloorPool:
         self._headers = [
             (b"Host", f"{self._host}:{self._port}".encode()),
             (b"Content-Type", b"application/json"),
-            (auth, key),
         ]
+        if auth is not None:
+            self._headers.append((auth, key))
         if wire == "anthropic":
             self._headers.append((b"anthropic-version", b"2023-06-01"))
         self._backend = httpcore.AnyIOBackend()
@@ -120,14 +147,19 @@ class FloorPool:
         content: str = obj["choices"][0]["message"]["content"]
         return content
 
-    async def stream(self, payload: dict[str, object]) -> AsyncIterator[str]:
-        """One streaming request; yields each event's text (``""`` when it has none).
+    def stream(self, payload: dict[str, object]) -> AsyncIterator[str]:
+        """One streaming request; yields each event's text (``""`` when it has none)."""
+        body = payload if self._wire in _NO_STREAM_FLAG else {**payload, "stream": True}
+        if self._wire == "ollama":
+            return self._ndjson(body)
+        if self._wire == "bedrock":
+            return self._frames(body)
+        return self._sse(body)
 
-        SSE is split minimally: complete lines, ``data: `` prefix (a CRLF line keeps its
+    async def _sse(self, body: dict[str, object]) -> AsyncIterator[str]:
+        """SSE, split minimally: complete lines, ``data: `` prefix (a CRLF line keeps its
         ``\\r``, which json.loads skips as whitespace), ``[DONE]`` or the body's end ends it.
         """
-        # Gemini has no "stream" flag in the body: the endpoint says it.
-        body = payload if self._wire == "gemini" else {**payload, "stream": True}
         conn, response = await self._post(body)
         text = self._text
         tail = b""
@@ -144,6 +176,59 @@ class FloorPool:
                         continue
                     yield text(json.loads(data))
             done = True  # the whole body was read: the connection can be reused
+        finally:
+            await response.aclose()
+            if done:
+                self._give_back(conn)
+            else:
+                await conn.aclose()
+
+    async def _ndjson(self, body: dict[str, object]) -> AsyncIterator[str]:
+        """NDJSON: complete lines, one JSON object each; the body's end ends it."""
+        conn, response = await self._post(body)
+        text = self._text
+        tail = b""
+        done = False
+        try:
+            async for part in response.stream:  # type: ignore[union-attr]
+                lines = (tail + part).split(b"\n") if tail else part.split(b"\n")
+                tail = lines.pop()
+                for line in lines:
+                    yield text(json.loads(line))
+            done = True
+        finally:
+            await response.aclose()
+            if done:
+                self._give_back(conn)
+            else:
+                await conn.aclose()
+
+    async def _frames(self, body: dict[str, object]) -> AsyncIterator[str]:
+        """Event-stream frames: the prelude's lengths, its CRC and the message CRC checked,
+        the headers skipped (the payload says what it is), the payload decoded."""
+        conn, response = await self._post(body)
+        text = self._text
+        prelude, crc = _PRELUDE.unpack_from, _CRC.unpack_from
+        tail = b""
+        done = False
+        try:
+            async for part in response.stream:  # type: ignore[union-attr]
+                buf = tail + part if tail else part
+                view = memoryview(buf)
+                pos, size = 0, len(buf)
+                while size - pos >= 12:
+                    total, headers, check = prelude(buf, pos)
+                    if crc32(view[pos : pos + 8]) != check:
+                        raise ValueError("event stream: prelude CRC mismatch")
+                    end = pos + total
+                    if end > size:
+                        break
+                    if crc32(view[pos : end - 4]) != crc(buf, end - 4)[0]:
+                        raise ValueError("event stream: message CRC mismatch")
+                    yield text(json.loads(buf[pos + 12 + headers : end - 4]))
+                    pos = end
+                tail = buf[pos:]
+            done = True
         finally:
             await response.aclose()
             if done:

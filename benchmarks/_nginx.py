@@ -4,9 +4,11 @@ directory serving the canned JSON and SSE bodies as static files.
 nginx answers a POST to a static file with 405; ``error_page 405 =200 $uri`` turns that into
 a 200 with the file (nginx discards the request body first, so keep-alive keeps working).
 Static files are sent with a Content-Length, like the Python server's canned streams. The
-Anthropic and Gemini streams are files at the paths their clients request (``/a{N}/v1/messages``
-and ``/g{N}/v1beta/models/<model>:streamGenerateContent``; nginx ignores the query string when
-it maps a URI to a file, so the Gemini location checks ``alt=sse`` itself).
+other formats' streams are files at the paths their clients request (``/a{N}/v1/messages``,
+``/g{N}/v1beta/models/<model>:streamGenerateContent``, ``/o{N}/api/chat`` and
+``/b{N}/model/<modelId>/converse-stream``; nginx ignores the query string when it maps a URI
+to a file, so the Gemini location checks ``alt=sse`` itself, and it decodes the model id's
+``%3A`` into the file name's ``:``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ._payloads import GEMINI_MODEL, anthropic_body, completion_body, gemini_body, stream_body
+from ._payloads_native import BEDROCK_MODEL, bedrock_body, ollama_body
 
 __all__ = ["Nginx", "find_nginx"]
 
@@ -72,6 +76,14 @@ http {{
             if ($request_uri !~ "\\?alt=sse$") {{ return 404; }}
             error_page 405 =200 $uri;
         }}
+        location /o {{
+            default_type application/x-ndjson;
+            error_page 405 =200 $uri;
+        }}
+        location /b {{
+            default_type application/vnd.amazon.eventstream;
+            error_page 405 =200 $uri;
+        }}
     }}
 }}
 """
@@ -105,15 +117,10 @@ def _free_port() -> int:
 
 class Nginx:
     """An nginx process serving ``/json/v1/chat/completions``, ``/s{N}/v1/...`` and the
-    Anthropic (``/a{N}/...``) and Gemini (``/g{N}/...``) streams."""
+    Anthropic (``/a{N}/...``), Gemini (``/g{N}/...``), Ollama (``/o{N}/...``) and Bedrock
+    (``/b{N}/...``) streams; ``streams`` maps each wire format to its stream sizes."""
 
-    def __init__(
-        self,
-        binary: str,
-        streams: list[int],
-        anthropic: tuple[int, ...] = (),
-        gemini: tuple[int, ...] = (),
-    ) -> None:
+    def __init__(self, binary: str, streams: Mapping[str, Iterable[int]]) -> None:
         self._binary = binary
         self._dir = Path(tempfile.mkdtemp(prefix="ritellm-bench-nginx-"))
         self._proc: subprocess.Popen[bytes] | None = None
@@ -122,11 +129,16 @@ class Nginx:
         (self._dir / "tmp").mkdir()
         files = {
             "json/v1/chat/completions": completion_body(),
-            **{f"s{n}/v1/chat/completions": stream_body(n) for n in streams},
-            **{f"a{n}/v1/messages": anthropic_body(n) for n in anthropic},
+            **{f"s{n}/v1/chat/completions": stream_body(n) for n in streams.get("openai", ())},
+            **{f"a{n}/v1/messages": anthropic_body(n) for n in streams.get("anthropic", ())},
             **{
                 f"g{n}/v1beta/models/{GEMINI_MODEL}:streamGenerateContent": gemini_body(n)
-                for n in gemini
+                for n in streams.get("gemini", ())
+            },
+            **{f"o{n}/api/chat": ollama_body(n) for n in streams.get("ollama", ())},
+            **{
+                f"b{n}/model/{BEDROCK_MODEL}/converse-stream": bedrock_body(n)
+                for n in streams.get("bedrock", ())
             },
         }
         for name, body in files.items():

@@ -44,11 +44,20 @@ CLIENTS: dict[str, Client] = {
         Client("litellm", "litellm", "asyncio", "LiteLLM", ("litellm",)),
         Client("anthropic", "anthropic", "asyncio", "anthropic SDK (async)", ("anthropic",)),
         Client("genai", "genai", "asyncio", "google-genai SDK (aio)", ("google.genai",)),
+        Client("ollama", "ollama", "asyncio", "ollama SDK (AsyncClient)", ("ollama",)),
+        # Blocking: measured as the synchronous loop a boto3 user writes.
+        Client("boto3", "boto3", "sync", "boto3 bedrock-runtime (sync)", ("boto3",)),
     )
 }
 
 # The official SDK of each wire format: the "SDK / ritellm" comparison of the report.
-SDKS: dict[str, str] = {"openai": "openai", "anthropic": "anthropic", "gemini": "genai"}
+SDKS: dict[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "genai",
+    "ollama": "ollama",
+    "bedrock": "boto3",
+}
 
 # `python -c "import X"` wall time, per client family.
 IMPORTS: dict[str, str] = {
@@ -60,6 +69,8 @@ IMPORTS: dict[str, str] = {
     "litellm": "import litellm",
     "anthropic": "import anthropic",
     "genai": "from google import genai",
+    "ollama": "import ollama",
+    "boto3": "import boto3",
 }
 
 
@@ -90,9 +101,9 @@ class Scenario:
     # ritellm (asyncio) / floor must not exceed this ratio (None: reported, no target).
     target: float | None = None
     anchors: dict[str, str] = field(default_factory=dict)
-    # The provider's wire format: "openai" (base URL ``/{route}/v1``), "anthropic" or "gemini"
-    # (base URL ``/{route}``, the server root: the clients append ``/v1/messages`` or
-    # ``/v1beta/models/...``).
+    # The provider's wire format: "openai" (base URL ``/{route}/v1``), "anthropic", "gemini",
+    # "ollama" or "bedrock" (base URL ``/{route}``, the server root: the clients append
+    # ``/v1/messages``, ``/v1beta/models/...``, ``/api/chat`` or ``/model/{id}/...``).
     wire: str = "openai"
     # Another scenario whose ritellm (asyncio) cost is this one's yardstick, and the ratio that
     # ritellm here must not exceed (the same format-independent work on another format).
@@ -202,6 +213,39 @@ SCENARIOS: tuple[Scenario, ...] = (
         clients=("floor", "ritellm", "ritellm-trio", "genai"),
         full_overrides={"genai": Size(20000)},
         wire="gemini",
+        baseline="stream",
+        baseline_target=1.3,
+        sdk_factor=5.0,
+    ),
+    # The same stream in the native formats that are not SSE: Ollama's NDJSON lines and
+    # Bedrock's binary event-stream frames (ritellm signs each Bedrock request with SigV4).
+    Scenario(
+        key="ollama",
+        title="one Ollama NDJSON stream, large reads",
+        unit="µs CPU/chunk",
+        kind="stream",
+        route="o{n}",
+        server="canned",
+        full=Size(20000, repeat=3),
+        quick=Size(5000),
+        clients=("floor", "ritellm", "ritellm-trio", "ollama"),
+        full_overrides={"ollama": Size(20000)},
+        wire="ollama",
+        baseline="stream",
+        baseline_target=1.3,
+    ),
+    Scenario(
+        key="bedrock",
+        title="one Bedrock ConverseStream (event stream), large reads",
+        unit="µs CPU/chunk",
+        kind="stream",
+        route="b{n}",
+        server="canned",
+        full=Size(20000, repeat=3),
+        quick=Size(5000),
+        clients=("floor", "ritellm", "ritellm-trio", "boto3"),
+        full_overrides={"boto3": Size(20000)},
+        wire="bedrock",
         baseline="stream",
         baseline_target=1.3,
         sdk_factor=5.0,

@@ -12,15 +12,18 @@ Two listeners, announced as one JSON line on stdout (``{"canned": port, "paced":
   The same streams in the other wire formats, at the paths their clients build from a base
   URL that is the server root: ``/a{N}/v1/messages`` (Anthropic Messages) and
   ``/g{N}/v1beta/models/<model>:streamGenerateContent?alt=sse`` (Gemini; without
-  ``alt=sse`` Gemini would stream a JSON array, so that is a 404 here).
+  ``alt=sse`` Gemini would stream a JSON array, so that is a 404 here); and the native
+  formats that are not SSE: ``/o{N}/api/chat`` (Ollama's NDJSON) and
+  ``/b{N}/model/<modelId>/converse-stream`` (Bedrock's binary event stream).
 - *paced* (a blocking thread per connection): ``/drip{N}/v1`` writes each event of a chunked
   stream in its own ``send()`` with a pause in between, the way a provider emits tokens, so
   the client sees one event per read; ``/ttfb/v1`` sends the headers, waits, then one event
   whose content is ``time.monotonic_ns()`` taken just before the write (CLOCK_MONOTONIC is
   system-wide on Linux, so the client can subtract it from its own clock).
 
-Standard library only (plus the pure ``_payloads`` module): nothing here may slow down or
-share an interpreter with the client being measured.
+Standard library only (plus the pure ``_payloads`` modules; the Bedrock frames come from the
+simulator's standard-library encoder, imported at start-up when a Bedrock stream is served):
+nothing here may slow down or share an interpreter with the client being measured.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from ._payloads import (
     anthropic_body,
@@ -45,6 +49,7 @@ from ._payloads import (
     stream_body,
     stream_events,
 )
+from ._payloads_native import bedrock_body, ollama_body
 
 __all__ = ["main"]
 
@@ -52,7 +57,9 @@ __all__ = ["main"]
 _PATH = re.compile(
     rb"^/(?:(json|hold|ttfb|s\d+|drip\d+)/v1/chat/completions"
     rb"|(a\d+)/v1/messages"
-    rb"|(g\d+)/v1beta/models/[\w.-]+:streamGenerateContent\?alt=sse)$"
+    rb"|(g\d+)/v1beta/models/[\w.-]+:streamGenerateContent\?alt=sse"
+    rb"|(o\d+)/api/chat"
+    rb"|(b\d+)/model/[^/?]+/converse-stream)$"
 )
 _JSON_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
 _SSE_LENGTH_HEAD = (
@@ -61,6 +68,13 @@ _SSE_LENGTH_HEAD = (
 _ANTHROPIC_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
     b"request-id: req_011CTvQ7T1GrzyYJz5MZ7VsV\r\ncontent-length: %d\r\n\r\n"
+)
+_NDJSON_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: %d\r\n\r\n"
+)
+_EVENTSTREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.amazon.eventstream\r\n"
+    b"x-amzn-requestid: 5d3c6c5e-1f0b-4a39-9c5e-0b1a6e4d2f7a\r\ncontent-length: %d\r\n\r\n"
 )
 _SSE_CHUNKED_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
@@ -137,20 +151,23 @@ class _Canned(asyncio.Protocol):
         self._buf = buf
 
 
-def _canned_routes(
-    streams: list[int], anthropic: list[int], gemini: list[int]
-) -> dict[bytes, bytes]:
+# wire format -> (route prefix, response head, body of a stream of n chunks)
+_STREAMS: dict[str, tuple[bytes, bytes, Callable[[int], bytes]]] = {
+    "openai": (b"s", _SSE_LENGTH_HEAD, stream_body),
+    "anthropic": (b"a", _ANTHROPIC_HEAD, anthropic_body),
+    "gemini": (b"g", _SSE_LENGTH_HEAD, gemini_body),
+    "ollama": (b"o", _NDJSON_HEAD, ollama_body),
+    "bedrock": (b"b", _EVENTSTREAM_HEAD, bedrock_body),
+}
+
+
+def _canned_routes(sizes: dict[str, list[int]]) -> dict[bytes, bytes]:
     body = completion_body()
     routes = {b"json": _JSON_HEAD % len(body) + body}
-    for n in streams:
-        sse = stream_body(n)
-        routes[b"s%d" % n] = _SSE_LENGTH_HEAD % len(sse) + sse
-    for n in anthropic:
-        sse = anthropic_body(n)
-        routes[b"a%d" % n] = _ANTHROPIC_HEAD % len(sse) + sse
-    for n in gemini:
-        sse = gemini_body(n)
-        routes[b"g%d" % n] = _SSE_LENGTH_HEAD % len(sse) + sse
+    for wire, (prefix, head, make) in _STREAMS.items():
+        for n in sizes.get(wire, []):
+            stream = make(n)
+            routes[prefix + b"%d" % n] = head % len(stream) + stream
     # Headers and the first event, then nothing: the response never completes.
     routes[b"hold"] = _SSE_CHUNKED_HEAD + _chunk(chunk_event({"role": "assistant", "content": ""}))
     return routes
@@ -232,7 +249,12 @@ def _sizes(text: str) -> list[int]:
 
 async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
-    routes = _canned_routes(_sizes(args.streams), _sizes(args.anthropic), _sizes(args.gemini))
+    routes = _canned_routes(
+        {
+            "openai": _sizes(args.streams),
+            **{wire: _sizes(getattr(args, wire)) for wire in _STREAMS if wire != "openai"},
+        }
+    )
     server = await loop.create_server(lambda: _Canned(routes), "127.0.0.1", args.port, backlog=4096)
     paced = _Paced(args.drip_gap_us / 1e6)
     for n in _sizes(args.drips):
@@ -254,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", default="200", help="canned stream sizes, e.g. 200,20000")
     parser.add_argument("--anthropic", default="", help="canned Anthropic stream sizes")
     parser.add_argument("--gemini", default="", help="canned Gemini stream sizes")
+    parser.add_argument("--ollama", default="", help="canned Ollama (NDJSON) stream sizes")
+    parser.add_argument("--bedrock", default="", help="canned Bedrock (event stream) sizes")
     parser.add_argument("--drips", default="", help="drip-fed stream sizes, e.g. 5000")
     parser.add_argument(
         "--drip-gap-us", type=float, default=100.0, help="pause before each dripped event"

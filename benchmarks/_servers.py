@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository: `benchmarks` im
 # pays; and the repository stays free of __pycache__ directories we did not ask for.
 _PYCACHE = Path(tempfile.gettempdir()) / f"ritellm-bench-pycache-{os.getuid()}"
 # Variables through which a client could be sent elsewhere or change mode (a base URL, a key,
-# Vertex AI instead of the Gemini API): the clients must talk to our server and nothing else.
-_FOREIGN_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GOOGLE_", "GEMINI_")
+# Vertex AI instead of the Gemini API, an AWS profile, OLLAMA_HOST): the clients must talk to
+# our server and nothing else.
+_FOREIGN_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "AWS_", "OLLAMA_")
+# Wire formats whose canned streams the servers build besides OpenAI's.
+_OTHER_WIRES = ("anthropic", "gemini", "ollama", "bedrock")
 
 
 def env() -> dict[str, str]:
@@ -43,13 +46,16 @@ def env() -> dict[str, str]:
         if name.startswith(_FOREIGN_PREFIXES) or name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
             del out[name]
     out["NO_PROXY"] = out["no_proxy"] = "127.0.0.1,localhost"
+    # No AWS config or credentials files either: a profile there could set boto3's retries,
+    # endpoint or region behind the benchmark's back.
+    out["AWS_CONFIG_FILE"] = out["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     return out
 
 
 def sizes_needed(jobs: Iterable[tuple[Scenario, int]]) -> tuple[dict[str, set[int]], set[int]]:
     """The canned stream sizes per wire format and the drip-fed sizes that (scenario, n)
     jobs need (OpenAI's always includes 200, the size the 32-stream scenario uses)."""
-    streams: dict[str, set[int]] = {"openai": {200}, "anthropic": set(), "gemini": set()}
+    streams: dict[str, set[int]] = {"openai": {200}, **{wire: set() for wire in _OTHER_WIRES}}
     drips: set[int] = set()
     for sc, n in jobs:
         if sc.route.startswith("drip"):
@@ -92,10 +98,7 @@ class Servers:
                 "benchmarks._server",
                 "--streams",
                 self._sizes("openai"),
-                "--anthropic",
-                self._sizes("anthropic"),
-                "--gemini",
-                self._sizes("gemini"),
+                *(arg for wire in _OTHER_WIRES for arg in (f"--{wire}", self._sizes(wire))),
                 "--drips",
                 ",".join(map(str, self._drips)),
                 "--drip-gap-us",
@@ -115,12 +118,7 @@ class Servers:
         if self.kind == "nginx":
             binary = find_nginx()
             assert binary is not None
-            self._nginx = Nginx(
-                binary,
-                self._streams.get("openai", []),
-                tuple(self._streams.get("anthropic", [])),
-                tuple(self._streams.get("gemini", [])),
-            )
+            self._nginx = Nginx(binary, self._streams)
             self._nginx.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -136,8 +134,8 @@ class Servers:
 
     def base(self, sc: Scenario, n: int) -> tuple[str, list[int]]:
         """The base URL for a scenario at size n, and the pids serving it: ``/{route}/v1``
-        for OpenAI's format, the route's root for Anthropic's and Gemini's (their clients
-        append ``/v1/messages`` and ``/v1beta/models/...``)."""
+        for OpenAI's format, the route's root for the others (their clients append
+        ``/v1/messages``, ``/v1beta/models/...``, ``/api/chat`` or ``/model/...``)."""
         route = sc.route.format(n=n)
         path = f"/{route}/v1" if sc.wire == "openai" else f"/{route}"
         assert self._proc is not None

@@ -234,7 +234,7 @@ async def _run_async(spec: Spec, timer: _Timer) -> tuple[int, int]:
 
 
 def _run_sync(spec: Spec, timer: _Timer) -> tuple[int, int]:
-    client: SyncAdapter = make_sync(spec["client"])
+    client: SyncAdapter = make_sync(spec["client"], spec.get("wire", "openai"))
     base: str = spec["base"]
     scenario = spec["scenario"]
     n: int = spec["n"]

@@ -6,6 +6,7 @@ in µs per request or per chunk.
     python -m benchmarks.hotspots stream --client floor  # the floor, for comparison
     python -m benchmarks.hotspots conc --n 5000 --top 40
     python -m benchmarks.hotspots anthropic              # ritellm on an Anthropic stream
+    python -m benchmarks.hotspots bedrock --client boto3 # boto3 on a Bedrock event stream
 
 cProfile inflates every Python call by a similar amount, so read the numbers as shares and
 rankings; the suite (``python -m benchmarks``) gives the true totals.
