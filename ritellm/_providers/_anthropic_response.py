@@ -12,8 +12,7 @@ from typing import Any
 
 from .._errors import ErrorInfo
 from .._types import AttrDict, ModelResponse
-from ._common import completion, dumps, parse_error_body
-from ._common import usage as openai_usage
+from ._common import cached_usage, completion, dumps, parse_error_body
 from .openai import inband_status
 
 __all__ = ["error_info", "error_status", "finish_reason", "message_completion", "usage"]
@@ -44,32 +43,17 @@ def finish_reason(stop_reason: object) -> str:
     return _FINISH.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
 
 
-def _count(value: object) -> int:
-    return value if type(value) is int else 0
-
-
 def usage(raw: Mapping[str, Any]) -> AttrDict:
-    """OpenAI's usage object for Anthropic's ``usage``.
-
-    Anthropic's ``input_tokens`` excludes cached tokens, so the prompt total adds the cache
-    reads and writes (OpenAI's convention: prompt_tokens counts every input token). The cache
-    counts are also kept as top-level keys under LiteLLM's names.
-    """
-    read = raw.get("cache_read_input_tokens")
-    write = raw.get("cache_creation_input_tokens")
+    """OpenAI's usage object for Anthropic's ``usage`` (``input_tokens`` excludes cached
+    tokens)."""
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
-    extra: dict[str, int] = {}
-    if type(write) is int:
-        extra["cache_creation_input_tokens"] = write
-    if type(read) is int:
-        extra["cache_read_input_tokens"] = read
-    return openai_usage(
-        _count(raw.get("input_tokens")) + _count(write) + _count(read),
-        _count(raw.get("output_tokens")),
-        cached=read if type(read) is int else None,
+    return cached_usage(
+        raw.get("input_tokens"),
+        raw.get("output_tokens"),
+        raw.get("cache_read_input_tokens"),
+        raw.get("cache_creation_input_tokens"),
         reasoning=thinking if type(thinking) is int else None,
-        extra=extra,
     )
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from .._errors import ErrorInfo, snippet
 from .._types import AttrDict
-from ._common import dumps, parse_error_body
-from ._common import usage as openai_usage
+from ._common import cached_usage, dumps, parse_error_body
 
 __all__ = [
     "EXCEPTION_STATUS",
@@ -69,26 +68,14 @@ def finish_reason(stop_reason: object, has_calls: bool) -> str:
     return "tool_calls" if has_calls else "stop"
 
 
-def _count(value: object) -> int:
-    return value if type(value) is int else 0
-
-
 def usage(raw: Mapping[str, Any]) -> AttrDict:
-    """OpenAI's usage for Bedrock's: ``inputTokens`` excludes cache reads and writes (as in
-    Anthropic's API), so the prompt total adds them; the cache counts are also kept under
-    LiteLLM's names."""
-    read = raw.get("cacheReadInputTokens")
-    write = raw.get("cacheWriteInputTokens")
-    extra: dict[str, int] = {}
-    if type(write) is int:
-        extra["cache_creation_input_tokens"] = write
-    if type(read) is int:
-        extra["cache_read_input_tokens"] = read
-    return openai_usage(
-        _count(raw.get("inputTokens")) + _count(read) + _count(write),
-        _count(raw.get("outputTokens")),
-        cached=read if type(read) is int else None,
-        extra=extra,
+    """OpenAI's usage for Bedrock's (``inputTokens`` excludes cache reads and writes, as in
+    Anthropic's API)."""
+    return cached_usage(
+        raw.get("inputTokens"),
+        raw.get("outputTokens"),
+        raw.get("cacheReadInputTokens"),
+        raw.get("cacheWriteInputTokens"),
     )
 
 

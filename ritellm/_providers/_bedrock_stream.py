@@ -12,6 +12,7 @@ from typing import Any
 from .._errors import ErrorInfo, StreamError
 from .._types import AttrDict, ModelResponseStream, decode_plain_text
 from ._bedrock_response import EXCEPTION_STATUS, finish_reason, reasoning_block, usage
+from ._common import chunk
 from ._eventstream import EventStreamDecoder, EventStreamError, Frame
 from ._framing import ChunkDecoder, inband_error
 
@@ -195,20 +196,8 @@ class BedrockStreamDecoder(ChunkDecoder[Frame]):
         if not self._started:
             self._started = True
             delta = AttrDict(role="assistant", **delta)
-        # A literal (not _common.chunk's keywords): this runs once per token.
-        return ModelResponseStream(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "system_fingerprint": None,
-                "choices": [
-                    AttrDict(
-                        {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                    )
-                ],
-            }
+        return chunk(
+            id=self._id, created=self._created, model=self._model, delta=delta, finish_reason=finish
         )
 
     def _exception(self, frame: Frame) -> StreamError:

@@ -330,6 +330,31 @@ def usage(
     return out
 
 
+def cached_usage(
+    uncached: object, output: object, read: object, write: object, *, reasoning: int | None = None
+) -> AttrDict:
+    """OpenAI's usage for formats whose input count excludes cache reads and writes
+    (Anthropic, Bedrock): the prompt total adds them (OpenAI's convention: prompt_tokens
+    counts every input token), and the cache counts are also kept under LiteLLM's names.
+    A count that is not an int counts as 0 (absent, or a server's null)."""
+
+    def count(value: object) -> int:
+        return value if type(value) is int else 0
+
+    extra: dict[str, int] = {}
+    if type(write) is int:
+        extra["cache_creation_input_tokens"] = write
+    if type(read) is int:
+        extra["cache_read_input_tokens"] = read
+    return usage(
+        count(uncached) + count(read) + count(write),
+        count(output),
+        cached=read if type(read) is int else None,
+        reasoning=reasoning,
+        extra=extra,
+    )
+
+
 def completion(
     *,
     id: str,
@@ -364,12 +389,16 @@ def chunk(
     finish_reason: str | None = None,
     index: int = 0,
 ) -> ModelResponseStream:
-    """One ``chat.completion.chunk`` with one choice."""
+    """One ``chat.completion.chunk`` with one choice (once per streamed token: built from
+    literals, not keyword arguments)."""
+    choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
     return ModelResponseStream(
-        id=id,
-        object="chat.completion.chunk",
-        created=created,
-        model=model,
-        system_fingerprint=None,
-        choices=[AttrDict(index=index, delta=delta, logprobs=None, finish_reason=finish_reason)],
+        {
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [AttrDict(choice)],
+        }
     )

@@ -14,7 +14,7 @@ from typing import Any
 from .._errors import ContentPolicyViolationError, ErrorInfo, StreamError
 from .._types import AttrDict, ModelResponseStream, decode_plain_text
 from ..sse import ServerSentEvent
-from ._common import call_id, dumps, parse_error_body, usage
+from ._common import call_id, chunk, dumps, parse_error_body, usage
 from ._framing import SSEChunkDecoder, inband_error
 
 __all__ = ["GeminiStreamDecoder", "Malformed"]  # the other functions serve gemini.py
@@ -295,20 +295,13 @@ class GeminiStreamDecoder(SSEChunkDecoder):
         if state is not None and not state.started:
             state.started = True
             delta = AttrDict(role="assistant", **delta)
-        # Per chunk: a literal (not _common.chunk's keywords) saves a call and ~0.5 µs.
-        return ModelResponseStream(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "system_fingerprint": None,
-                "choices": [
-                    AttrDict(
-                        {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-                    )
-                ],
-            }
+        return chunk(
+            id=self._id,
+            created=self._created,
+            model=self._model,
+            delta=delta,
+            finish_reason=finish,
+            index=index,
         )
 
     def _event(self, data: str, out: list[ModelResponseStream]) -> None:

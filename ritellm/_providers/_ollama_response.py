@@ -13,7 +13,7 @@ from typing import Any
 
 from .._errors import ErrorInfo, StreamError
 from .._types import AttrDict, ModelResponseStream, decode_plain_text
-from ._common import call_id, dumps, parse_error_body, usage
+from ._common import call_id, chunk, dumps, parse_error_body, usage
 from ._framing import LineChunkDecoder, inband_error
 
 __all__ = [
@@ -131,7 +131,7 @@ class OllamaStreamDecoder(LineChunkDecoder):
         self._model = model
         self._created = created
         self._include_usage = include_usage
-        self._id: str | None = None
+        self._id = ""  # from the first line: Ollama sends no id
         self._started = False
         self._calls = 0
         self._closing = False
@@ -151,7 +151,7 @@ class OllamaStreamDecoder(LineChunkDecoder):
                 raise self._malformed("Ollama stream line is not a JSON object", line)
             if obj.get("error") is not None:
                 raise self._inband(line)
-            if self._id is None:
+            if not self._id:
                 self._id = response_id(line.strip())  # the same for LF and CRLF framing
                 model = obj.get("model")
                 if type(model) is str and model:
@@ -169,7 +169,6 @@ class OllamaStreamDecoder(LineChunkDecoder):
             delta["content"] = content
         raw = message.get("tool_calls")
         if raw:
-            assert self._id is not None
             try:
                 calls = tool_calls(raw, self._id, self._calls)
             except ValueError as exc:
@@ -203,20 +202,8 @@ class OllamaStreamDecoder(LineChunkDecoder):
         if not self._started:
             self._started = True
             delta = AttrDict(role="assistant", **delta)
-        # A literal (not _common.chunk's keywords): this runs once per token.
-        return ModelResponseStream(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "system_fingerprint": None,
-                "choices": [
-                    AttrDict(
-                        {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                    )
-                ],
-            }
+        return chunk(
+            id=self._id, created=self._created, model=self._model, delta=delta, finish_reason=finish
         )
 
     def _inband(self, line: bytes) -> StreamError:
