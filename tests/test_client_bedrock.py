@@ -243,6 +243,19 @@ async def test_answer_and_the_signed_request_at_the_server(
     assert r.usage.prompt_tokens_details.cached_tokens == 0
 
 
+async def test_a_stream_dripped_one_byte_per_write_gives_the_same_chunks(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    # Every frame (prelude, headers, payload, CRCs) split at every byte on the wire.
+    sim.script(Reply(content="Hi there", fault="drip", delay=0.0001))
+    chunks = await collect(client)
+    assert deltas(chunks) == [
+        ({"role": "assistant", "content": "Hi "}, None),
+        ({"content": "there"}, None),
+        ({}, "stop"),
+    ]
+
+
 @pytest.mark.parametrize("include_usage", [False, True])
 async def test_streamed_answer(
     sim: Simulator, client: ritellm.AsyncClient, include_usage: bool

@@ -176,6 +176,15 @@ async def test_streamed_answer_exact_chunks(
     assert rec.json == {"model": WIRE, "messages": MSGS, "stream": True}
 
 
+async def test_a_stream_dripped_one_byte_per_write_gives_the_same_chunks(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    # Every line split at every byte on the wire, through the real transport.
+    sim.script(Reply(content="Hi there", fault="drip", delay=0.0001))
+    chunks = await collect(client)
+    assert deltas(chunks) == [*text_deltas(["Hi ", "there"]), ({}, "stop")]
+
+
 async def test_stream_rebuilds_to_the_non_streamed_answer(
     sim: Simulator, client: ritellm.AsyncClient
 ) -> None:
