@@ -42,8 +42,10 @@ from ._fanout import (
     gather_completions,
     race_completions,
 )
+from ._metadata import Latency, ResponseMetadata
 from ._options import Timeout
 from ._providers import PROVIDERS
+from ._ratelimits import Limit, RateLimits
 from ._stream import AsyncCompletionStream
 from ._types import AttrDict, ModelResponse, ModelResponseStream
 from ._version import __version__
@@ -67,6 +69,8 @@ __all__ = [
     "FanoutStats",
     "ImageFetchError",
     "InternalServerError",
+    "Latency",
+    "Limit",
     "ModelResponse",
     "ModelResponseStream",
     "NotFoundError",
@@ -74,6 +78,8 @@ __all__ = [
     "ParameterTypeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimits",
+    "ResponseMetadata",
     "RiteLLMError",
     "ServiceUnavailableError",
     "StreamError",

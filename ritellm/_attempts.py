@@ -28,6 +28,7 @@ from ._errors import (
     error_from_response,
     snippet,
 )
+from ._metadata import ResponseMetadata
 from ._retry import backoff, parse_retry_after, should_retry
 from ._stream import AsyncCompletionStream
 from ._types import HttpRequest, ModelResponse
@@ -88,7 +89,25 @@ async def run(
 async def _run_one(
     call: Call, transport: Transport, rng: Callable[[], float], observer: Observer | None
 ) -> Result:
-    """One model: media, attempts, retries and the total deadline."""
+    """One model: media, attempts, retries and the total deadline; its errors carry what
+    the call reported (``response_metadata``)."""
+    meta = call.meta = ResponseMetadata(
+        provider=call.provider.spec.name,
+        model=call.model,
+        api_base=call.creds.base_url,
+        started=time.perf_counter(),
+    )
+    try:
+        return await _deadlined(call, transport, rng, observer)
+    except APIError as exc:
+        if exc.response_metadata is None:
+            exc.response_metadata = meta
+        raise
+
+
+async def _deadlined(
+    call: Call, transport: Transport, rng: Callable[[], float], observer: Observer | None
+) -> Result:
     total = call.timeout.total
     if total is None:
         return await _prepared(call, transport, rng, None, observer)
@@ -116,6 +135,7 @@ async def _prepared(
 
         resolved = await anyio.to_thread.run_sync(call.creds.resolve, abandon_on_cancel=True)
         call.with_credentials(resolved)
+        call.meta.api_base = resolved.base_url
     if call.media_urls:
         from ._media import fetch_media  # rare: only for images a provider needs inline
 
@@ -140,6 +160,7 @@ async def _attempts(
     budget = call.timeout.read
     attempt = 0
     while True:
+        call.meta.attempts += 1
         request = call.signed(time.time())
         call.log(attempt, request)
         outcome: Outcome
@@ -195,6 +216,7 @@ async def _attempt(
 ) -> Outcome:
     """One request: the result, or (the error, whether it is worth retrying)."""
     response = await transport.send(request, call.timeout, call.proxy)
+    call.meta.responded(response.status, response.lazy_headers)
     if observer is not None:
         observer(response.status, response.headers)
     if response.status < 300:
@@ -202,7 +224,7 @@ async def _attempt(
             return await _open_stream(call, response, deadline, observer)
         body = await response.aread()
         try:
-            return call.provider.parse_completion(
+            result = call.provider.parse_completion(
                 response.status,
                 response.lazy_headers,
                 body,
@@ -211,6 +233,9 @@ async def _attempt(
             )
         except APIError as exc:
             return _in_a_2xx(call, exc, observer)
+        call.meta.finished(result.get("model"), result.get("usage"))
+        result._attach(call.meta)
+        return result
     body = await response.aread()
     headers = response.headers
     err = call.annotate(
@@ -285,6 +310,7 @@ async def _open_stream(
         provider=call.provider.spec.name,
         model=call.model,
         secret=call.secret,
+        metadata=call.meta,
     )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from ._call import CompletionParams
+    from ._metadata import ResponseMetadata
     from ._stream import AsyncCompletionStream
 
 __all__ = ["CompletionStream", "batch_completion", "completion", "run_sync"]
@@ -193,6 +194,11 @@ class CompletionStream:
     def headers(self) -> Mapping[str, str]:
         """Response headers (lower-case names)."""
         return self._astream.headers
+
+    @property
+    def response_metadata(self) -> ResponseMetadata | None:
+        """What the call reported (complete once the stream has ended)."""
+        return self._astream.response_metadata
 
     @property
     def provider(self) -> str:

@@ -25,6 +25,7 @@ from ._checks import (
     redact_url,
 )
 from ._errors import APIError, ParameterError, ParameterTypeError, scrub_secret
+from ._metadata import ResponseMetadata
 from ._options import RetryPolicy, Timeout
 from ._providers import Provider, get_provider, resolve
 from ._types import CompletionRequest, Credentials, HttpRequest, Media
@@ -147,6 +148,10 @@ class Defaults:
 class Call:
     """Everything one acompletion call needs once its arguments are validated."""
 
+    # What the call reports (response_metadata): made fresh by the attempt loop each time the
+    # call is run, so a Call that was never run has none.
+    meta: ResponseMetadata
+
     __slots__ = (
         "creds",
         "extra_headers",
@@ -154,6 +159,7 @@ class Call:
         "logger_fn",
         "max_event_bytes",
         "media_urls",
+        "meta",
         "model",
         "payload",
         "provider",

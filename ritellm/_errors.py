@@ -65,7 +65,12 @@ class APIError(RiteLLMError):
     ``code``, ``param`` (from the provider's error body), ``provider``, ``model``,
     ``request_id``, ``body`` (the parsed error body, or its text), ``headers`` (response
     headers, lower-case names) and ``retry_after`` (seconds the server asked us to wait).
+    ``response_metadata`` is what the call reported (attempts, latency, the last response's
+    status and headers; :class:`ritellm.ResponseMetadata`), set when the error leaves
+    ritellm's attempt loop.
     """
+
+    response_metadata: Any = None
 
     def __init__(
         self,

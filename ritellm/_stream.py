@@ -16,6 +16,7 @@ from ._errors import APIConnectionError, APIError, APITimeoutError, StreamError,
 from ._types import ModelResponseStream
 
 if TYPE_CHECKING:
+    from ._metadata import ResponseMetadata
     from ._providers import StreamDecoder
     from ._transport import Response
 
@@ -45,6 +46,7 @@ class AsyncCompletionStream:
         "_deadline",
         "_decoder",
         "_done",
+        "_last",
         "_pending",
         "_priming",
         "_read_timeout",
@@ -52,6 +54,7 @@ class AsyncCompletionStream:
         "_secret",
         "model",
         "provider",
+        "response_metadata",
     )
 
     def __init__(
@@ -64,6 +67,7 @@ class AsyncCompletionStream:
         provider: str,
         model: str,
         secret: str | None = None,
+        metadata: ResponseMetadata | None = None,
     ) -> None:
         self._response = response
         self._decoder = decoder
@@ -71,10 +75,13 @@ class AsyncCompletionStream:
         self._deadline = deadline
         self._pending: deque[ModelResponseStream] = deque()
         self._done = False
+        self._last: ModelResponseStream | None = None  # the last chunk decoded so far
         self._priming = False
         self._secret = secret
         self.provider = provider
         self.model = model
+        # Complete once the stream has ended: latency.total and the usage chunk's usage.
+        self.response_metadata = metadata
 
     @property
     def status_code(self) -> int:
@@ -119,11 +126,14 @@ class AsyncCompletionStream:
             return
         self._priming = True
         try:
-            self._pending.appendleft(await self._fill())
+            first = await self._fill()
         except StopAsyncIteration:
-            pass
+            return
         finally:
             self._priming = False
+        self._pending.appendleft(first)
+        if self.response_metadata is not None:
+            self.response_metadata.first_chunk(first.get("model"))
 
     async def _fill(self) -> ModelResponseStream:
         """Read until at least one chunk is decoded (or the body ends)."""
@@ -136,12 +146,19 @@ class AsyncCompletionStream:
                 data = await self._receive(limit)
                 if data:
                     pending.extend(self._decoder.feed(data))
-                    if self._decoder.done and not pending:
-                        await self._drain()
-                        raise StopAsyncIteration
+                    if pending:
+                        self._last = pending[-1]  # once per read, not per chunk
+                    if self._decoder.done:
+                        self._ended()
+                        if not pending:
+                            await self._drain()
+                            raise StopAsyncIteration
                 else:
                     pending.extend(self._decoder.close())
+                    if pending:
+                        self._last = pending[-1]
                     self._done = True
+                    self._ended()
                     if not pending:
                         raise StopAsyncIteration
         except StopAsyncIteration:
@@ -160,6 +177,13 @@ class AsyncCompletionStream:
             # the caller's next call (which may never come if it stops at the last chunk).
             await self._drain()
         return pending.popleft()
+
+    def _ended(self) -> None:
+        """The answer is complete: the usage chunk, if any, was the last one decoded."""
+        meta = self.response_metadata
+        if meta is not None and meta.latency.total is None:
+            usage = self._last.get("usage") if self._last is not None else None
+            meta.finished(usage=usage)
 
     def _chunk_deadline(self) -> float | None:
         timeout, deadline = self._read_timeout, self._deadline
@@ -211,6 +235,8 @@ class AsyncCompletionStream:
         if type(exc) is APIConnectionError and not self._priming:
             # The stream already began: a reset or truncation is a stream failure.
             exc = StreamError(exc.message, provider=self.provider, model=self.model)
+        if exc.response_metadata is None:
+            exc.response_metadata = self.response_metadata
         return scrub_secret(exc, self._secret)
 
     async def _next_batch(self) -> list[ModelResponseStream]:

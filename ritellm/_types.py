@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
+
+if TYPE_CHECKING:
+    from ._metadata import ResponseMetadata
 
 __all__ = [
     "AttrDict",
@@ -34,7 +37,9 @@ class AttrDict(dict[str, Any]):
     optional fields do) and raise ``KeyError`` through indexing, as dicts do.
     """
 
-    __slots__ = ()
+    # One slot for every subclass, so that retype() can change a parsed object's class (the
+    # layouts must match): ModelResponse keeps its response_metadata there, not as a key.
+    __slots__ = ("_meta",)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal attribute lookup failed, so dict methods still win.
@@ -53,6 +58,18 @@ class AttrDict(dict[str, Any]):
             del self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    # copy and pickle keep the slot as the slot (the default would restore it through
+    # __setattr__, i.e. as a key).
+    def __getstate__(self) -> Any:
+        try:
+            return {"_meta": object.__getattribute__(self, "_meta")}
+        except AttributeError:
+            return None
+
+    def __setstate__(self, state: Any) -> None:
+        if state:
+            object.__setattr__(self, "_meta", state["_meta"])
 
     def __dir__(self) -> list[str]:
         return [*super().__dir__(), *(k for k in self if isinstance(k, str))]
@@ -76,7 +93,30 @@ class AttrDict(dict[str, Any]):
 class ModelResponse(AttrDict):
     """A non-streaming chat completion in OpenAI's ``chat.completion`` shape."""
 
+    # What the call reported lives in AttrDict's slot: not a key, so equality and JSON
+    # ignore it.
     __slots__ = ()
+
+    @property
+    def response_metadata(self) -> ResponseMetadata | None:
+        """How this response was obtained (:class:`ritellm.ResponseMetadata`); None for one
+        ritellm did not receive itself (e.g. built by ``stream_chunk_builder``)."""
+        try:
+            meta: ResponseMetadata = object.__getattribute__(self, "_meta")
+        except AttributeError:
+            return None
+        return meta
+
+    @property
+    def _hidden_params(self) -> dict[str, Any]:
+        """LiteLLM's ``_hidden_params`` (``response_cost``, ``additional_headers``,
+        ``api_base``, ``model_id``, ``custom_llm_provider``), for migrating code."""
+        from ._metadata import hidden_params
+
+        return hidden_params(self.response_metadata)
+
+    def _attach(self, meta: ResponseMetadata) -> None:
+        object.__setattr__(self, "_meta", meta)
 
 
 class ModelResponseStream(AttrDict):

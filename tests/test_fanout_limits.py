@@ -15,14 +15,14 @@ import pytest
 
 import ritellm
 from ritellm._fanout._admission import Admission, Ticket
-from ritellm._fanout._headers import (
+from ritellm._fanout._learn import RateFromRefusals
+from ritellm._ratelimits import (
     Limit,
     RateLimits,
     parse_go_duration,
     parse_rate_limits,
     parse_rfc3339,
 )
-from ritellm._fanout._learn import RateFromRefusals
 from ritellm.testing import Simulator
 from ritellm.testing.__main__ import main as simulator_main
 from ritellm.testing._limits import TokenBucket, openai_headers, without_quota_headers

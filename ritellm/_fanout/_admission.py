@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import anyio
 import attrs
 
-from ._headers import Limit, parse_rate_limits
+from .._ratelimits import Limit, parse_rate_limits
 from ._learn import RateFromRefusals
 
 __all__ = ["Admission", "Ticket"]
