@@ -71,6 +71,11 @@ if TYPE_CHECKING:
         drop_params: bool
         api_version: str | None
         azure_ad_token: str | None
+        aws_access_key_id: str | None
+        aws_secret_access_key: str | None
+        aws_session_token: str | None
+        aws_region_name: str | None
+        aws_profile_name: str | None
         proxy: str | None
         # OpenAI Chat Completions parameters
         temperature: float | None

@@ -277,7 +277,8 @@ async def acompletion(
     Args:
         model: ``"provider/model"`` (see ``ritellm.PROVIDERS``: ``openai/gpt-4o-mini``,
             ``anthropic/claude-sonnet-4-5``, ``gemini/gemini-2.5-flash``,
-            ``azure/<deployment>``, ...) or a bare name (``claude-…`` is Anthropic,
+            ``azure/<deployment>``, ``ollama/llama3.2``,
+            ``bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0``, ...) or a bare name (``claude-…`` is Anthropic,
             ``gemini-…`` Gemini, anything else OpenAI).
         messages: OpenAI-style messages, e.g. ``[{"role": "user", "content": "Hi"}]``,
             including image parts, assistant ``tool_calls`` and ``tool`` results.
@@ -303,6 +304,8 @@ async def acompletion(
             - ``drop_params``: leave out parameters the provider cannot honour instead of
               raising ParameterError.
             - ``api_version``, ``azure_ad_token``: Azure's API version and Entra ID token.
+            - ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``,
+              ``aws_region_name``, ``aws_profile_name``: Bedrock's AWS credentials.
             - Request parameters in OpenAI's vocabulary (temperature, max_tokens, top_p,
               stop, n, seed, user, tools, tool_choice, parallel_tool_calls,
               response_format — a dict or a Pydantic model class —, reasoning_effort,
