@@ -278,8 +278,8 @@ async def acompletion(
         model: ``"provider/model"`` (see ``ritellm.PROVIDERS``: ``openai/gpt-4o-mini``,
             ``anthropic/claude-sonnet-4-5``, ``gemini/gemini-2.5-flash``,
             ``azure/<deployment>``, ``ollama/llama3.2``,
-            ``bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0``, ...) or a bare name (``claude-…`` is Anthropic,
-            ``gemini-…`` Gemini, anything else OpenAI).
+            ``bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0``, ...) or a bare name
+            (``claude-…`` is Anthropic, ``gemini-…`` Gemini, anything else OpenAI).
         messages: OpenAI-style messages, e.g. ``[{"role": "user", "content": "Hi"}]``,
             including image parts, assistant ``tool_calls`` and ``tool`` results.
         stream: return an :class:`AsyncCompletionStream` once the first chunk arrived.
