@@ -13,7 +13,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import botocore.auth  # type: ignore[import-untyped, unused-ignore]
@@ -281,7 +281,7 @@ def test_no_region_is_refused_before_any_io() -> None:
     ],
 )
 def test_region_from_a_regional_base_url(base_url: str, region: str, root: str) -> None:
-    keys = {"aws_access_key_id": AK, "aws_secret_access_key": SK}
+    keys: dict[str, Any] = {"aws_access_key_id": AK, "aws_secret_access_key": SK}
     creds = credentials(base_url=base_url, **keys)
     assert (creds.base_url, creds.extra) == (root, {"region": region})
     # The endpoint's region beats the environment's default one (a signature scoped to
@@ -306,7 +306,7 @@ def test_a_host_that_only_mentions_bedrock_gives_no_region() -> None:
 
 
 def test_default_urls() -> None:
-    keys = {"aws_access_key_id": AK, "aws_secret_access_key": SK}
+    keys: dict[str, Any] = {"aws_access_key_id": AK, "aws_secret_access_key": SK}
     assert credentials(aws_region_name="us-east-1", **keys).base_url == US_EAST
     cn = credentials(aws_region_name="cn-northwest-1", **keys).base_url
     assert cn == "https://bedrock-runtime.cn-northwest-1.amazonaws.com.cn"
@@ -401,7 +401,7 @@ def test_user_info_in_the_base_url_is_basic_auth_and_cannot_be_mixed_with_aws_au
 @pytest.mark.parametrize("name", [*PROVIDER.credential_params])
 def test_credential_options_must_be_strings(name: str) -> None:
     with pytest.raises(ritellm.ParameterTypeError) as info:
-        credentials(**{name: 42})
+        credentials(**{name: cast(Any, 42)})
     assert str(info.value) == f"{name} must be a str"
 
 

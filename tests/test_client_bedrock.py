@@ -497,7 +497,7 @@ async def test_an_open_endpoint_needs_no_credentials_and_no_region() -> None:
 
 # -- tools and reasoning ------------------------------------------------------------------------
 
-CALLS = [
+CALLS: list[dict[str, Any]] = [
     {"name": "get_weather", "arguments": {"city": "Paris"}},
     {"name": "get_time", "arguments": '{"tz": "Europe/Paris"}'},
     {"name": "ping", "arguments": ""},

@@ -18,10 +18,10 @@ from ritellm.testing._common import signature
 from tests.sim_helpers import raw_sync
 
 boto3 = pytest.importorskip("boto3")
-import botocore  # noqa: E402
-import botocore.config  # noqa: E402
-import botocore.eventstream  # noqa: E402
-import botocore.exceptions  # noqa: E402
+import botocore  # type: ignore[import-untyped]  # noqa: E402
+import botocore.config  # type: ignore[import-untyped]  # noqa: E402
+import botocore.eventstream  # type: ignore[import-untyped]  # noqa: E402
+import botocore.exceptions  # type: ignore[import-untyped]  # noqa: E402
 
 pytestmark = pytest.mark.timeout(30)
 
