@@ -62,18 +62,34 @@ class ResponseMetadata:
     usage: Any = None
     """The normalised usage (OpenAI's shape): a streamed call's comes from its usage chunk
     (``stream_options={"include_usage": True}``), None without one."""
-    cost: float | None = None
-    """USD, when the model's prices are known; None otherwise (never a made-up 0)."""
     started: float = attrs.field(default=0.0, repr=False)
     """``time.perf_counter()`` when the call began."""
     received_at: float = attrs.field(default=0.0, repr=False)
     """Unix time when the last headers arrived (Anthropic's resets are timestamps)."""
+    _cost: float | None = attrs.field(default=None, init=False, repr=False)
+    _priced: bool = attrs.field(default=False, init=False, repr=False)  # _cost is computed
 
     @property
     def request_id(self) -> str | None:
         """The provider's id for the request (``x-request-id``, ``request-id``,
         ``x-amzn-requestid``), for a support ticket."""
         return request_id(self.headers)
+
+    @property
+    def cost(self) -> float | None:
+        """USD for the usage, from the price library (``ritellm[cost]``) or prices you
+        registered; None while a stream is open, without usage, or for a model whose prices
+        are unknown (never a made-up 0). Computed when first read."""
+        if not self._priced:
+            if self.latency.total is None:
+                return None  # not finished: the usage may still come
+            from ._cost import response_cost
+
+            self._cost = response_cost(
+                self.provider, self.model, self.served_model, self.usage, self.received_at or None
+            )
+            self._priced = True
+        return self._cost
 
     @property
     def retries(self) -> int:
