@@ -9,9 +9,12 @@ Re-exports only; the public API is exactly ``__all__`` plus ``ritellm.sse`` and
 ``ritellm.testing``.
 """
 
+from typing import Any
+
 from ._assemble import stream_chunk_builder
-from ._blocking import CompletionStream, batch_completion, completion
+from ._blocking import CompletionStream, batch_completion, completion, flush_callbacks
 from ._client import AsyncClient, acompletion
+from ._cost import completion_cost, cost_per_token, register_model
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -19,6 +22,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CallCancelled,
     ConflictError,
     ContentPolicyViolationError,
     ContextWindowExceededError,
@@ -43,12 +47,20 @@ from ._fanout import (
     race_completions,
 )
 from ._metadata import Latency, ResponseMetadata
+from ._observe import aflush_callbacks
+from ._observe._callbacks import CustomLogger
 from ._options import Timeout
 from ._providers import PROVIDERS
 from ._ratelimits import Limit, RateLimits
 from ._stream import AsyncCompletionStream
 from ._types import AttrDict, ModelResponse, ModelResponseStream
 from ._version import __version__
+
+# LiteLLM's callback registries, read at every call (assign a new list or append to it):
+# functions fn(kwargs, completion_response, start_time, end_time), and CustomLogger objects.
+success_callback: list[Any] = []
+failure_callback: list[Any] = []
+callbacks: list[Any] = []
 
 __all__ = [
     "PROVIDERS",
@@ -61,11 +73,13 @@ __all__ = [
     "AttrDict",
     "AuthenticationError",
     "BadRequestError",
+    "CallCancelled",
     "CompletionResults",
     "CompletionStream",
     "ConflictError",
     "ContentPolicyViolationError",
     "ContextWindowExceededError",
+    "CustomLogger",
     "FanoutStats",
     "ImageFetchError",
     "InternalServerError",
@@ -88,10 +102,18 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "acompletion",
+    "aflush_callbacks",
     "batch_completion",
+    "callbacks",
     "completion",
+    "completion_cost",
     "completions_as_completed",
+    "cost_per_token",
+    "failure_callback",
+    "flush_callbacks",
     "gather_completions",
     "race_completions",
+    "register_model",
     "stream_chunk_builder",
+    "success_callback",
 ]

@@ -35,6 +35,7 @@ from ._types import HttpRequest, ModelResponse
 
 if TYPE_CHECKING:
     from ._call import Call
+    from ._observe import Report
     from ._transport import Response, Transport
 
 __all__ = ["run"]
@@ -64,6 +65,7 @@ async def run(
     rng: Callable[[], float],
     *,
     observer: Observer | None = None,
+    report: Report | None = None,
 ) -> Result:
     """Send a prepared call, then its fallbacks while the failures are about availability
     (rate limits, 5xx, connection trouble, unknown model).
@@ -71,7 +73,27 @@ async def run(
     ``observer`` (a fan-out's shared limiter) sees the status and headers of every response
     (rate-limit headers included), and a 429 is raised to it at once instead of being
     retried here, so that the limiter can pace every request.
+
+    ``report`` (callbacks, spans) is told of every attempt and of the outcome: here for a
+    response or a failure, by the stream when a stream ends.
     """
+    if report is None:
+        return await _fallbacks(call, transport, rng, observer)
+    for candidate in (call, *call.fallbacks):
+        candidate.report = report
+    try:
+        result = await _fallbacks(call, transport, rng, observer)
+    except BaseException as exc:  # cancellation included: reported, then propagated
+        report.failed(exc)
+        raise
+    if isinstance(result, ModelResponse):
+        report.succeeded(result)
+    return result
+
+
+async def _fallbacks(
+    call: Call, transport: Transport, rng: Callable[[], float], observer: Observer | None
+) -> Result:
     if not call.fallbacks:
         return await _run_one(call, transport, rng, observer)
     errors: list[APIError] = []
@@ -83,6 +105,8 @@ async def run(
                 exc.__context__ = errors[-1]  # the chain shows every model tried
             errors.append(exc)
             logger.info("ritellm: %s failed (%s); falling back", candidate.model, exc)
+            if candidate.report is not None and candidate is not call.fallbacks[-1]:
+                candidate.report.retry(candidate, exc, None)
     raise errors[-1]
 
 
@@ -163,6 +187,8 @@ async def _attempts(
         call.meta.attempts += 1
         request = call.signed(time.time())
         call.log(attempt, request)
+        if call.report is not None:
+            call.report.attempt(call, attempt, request)
         outcome: Outcome
         try:
             if budget is None:
@@ -195,6 +221,8 @@ async def _attempts(
         delay = backoff(attempt, err.retry_after, rng, call.retry)
         if delay is None or (deadline is not None and anyio.current_time() + delay > deadline):
             raise err
+        if call.report is not None:
+            call.report.retry(call, err, delay)
         logger.info(
             "ritellm: %s; retrying %s in %.2fs (retry %d of %d)",
             type(err).__name__,
@@ -311,6 +339,7 @@ async def _open_stream(
         model=call.model,
         secret=call.secret,
         metadata=call.meta,
+        report=call.report,
     )
 
 

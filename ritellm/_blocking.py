@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ._metadata import ResponseMetadata
     from ._stream import AsyncCompletionStream
 
-__all__ = ["CompletionStream", "batch_completion", "completion", "run_sync"]
+__all__ = ["CompletionStream", "batch_completion", "completion", "flush_callbacks", "run_sync"]
 
 T = TypeVar("T")
 
@@ -87,6 +87,9 @@ class _PortalThread:
         thread.start()
         ready.wait()
         self._loop, self._pid, self._thread = loop, os.getpid(), thread
+
+    def running(self) -> bool:
+        return self._loop is not None and self._pid == os.getpid()
 
     def in_portal_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
@@ -297,6 +300,28 @@ def completion(
     if isinstance(result, ModelResponse):
         return result
     return CompletionStream(result)
+
+
+def flush_callbacks(timeout: float | None = None) -> bool:
+    """Block until every callback reported so far has run — the sync ones (on ritellm's
+    callback thread) and the async ones of blocking calls — or ``timeout`` seconds passed
+    (then False). For async programs: ``await ritellm.aflush_callbacks()``. At interpreter
+    exit ritellm waits up to 5 s for queued sync callbacks by itself."""
+    if not _PORTAL.running():
+        from ._observe._dispatch import flush
+
+        return flush(timeout)
+    return run_sync(_flush_within, timeout)
+
+
+async def _flush_within(timeout: float | None) -> bool:
+    import anyio
+
+    from ._observe import aflush_callbacks
+
+    with anyio.move_on_after(timeout) as scope:
+        await aflush_callbacks()
+    return not scope.cancelled_caught
 
 
 def batch_completion(

@@ -46,6 +46,8 @@ Messages = Sequence[Mapping[str, Any]]
 
 
 if TYPE_CHECKING:
+    from ._observe import Report
+
     # Declared for type checkers only: building a 50-key TypedDict at import time costs
     # ~6 ms, and nothing reads it at run time.
     class CompletionParams(TypedDict, total=False):
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
         aws_region_name: str | None
         aws_profile_name: str | None
         proxy: str | None
+        metadata: Mapping[str, Any] | None
         # OpenAI Chat Completions parameters
         temperature: float | None
         max_tokens: int | None
@@ -99,7 +102,6 @@ if TYPE_CHECKING:
         stream_options: Mapping[str, Any] | None
         service_tier: str | None
         store: bool | None
-        metadata: Mapping[str, Any] | None
         modalities: Sequence[str] | None
         audio: Mapping[str, Any] | None
         prediction: Mapping[str, Any] | None
@@ -128,6 +130,7 @@ _OPTIONS = frozenset(
         "fallbacks",
         "drop_params",
         "proxy",
+        "metadata",
     }
 )
 
@@ -156,6 +159,8 @@ class Call:
     # What the call reports (response_metadata): made fresh by the attempt loop each time the
     # call is run, so a Call that was never run has none.
     meta: ResponseMetadata
+    # Who observes the run (callbacks, spans): None when nothing does.
+    report: Report | None
 
     __slots__ = (
         "creds",
@@ -169,10 +174,12 @@ class Call:
         "payload",
         "provider",
         "proxy",
+        "report",
         "request",
         "retry",
         "stream",
         "timeout",
+        "user_metadata",
     )
 
     def __init__(
@@ -188,6 +195,7 @@ class Call:
         logger_fn: LoggerFn | None,
         proxy: str | None = None,
         max_event_bytes: int = 1 << 20,
+        user_metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -201,6 +209,9 @@ class Call:
         # A proxy URL for this call only (a ritellm option: never part of the request).
         self.proxy = proxy
         self.max_event_bytes = max_event_bytes
+        # The caller's metadata= (LiteLLM's): for callbacks, never sent.
+        self.user_metadata = user_metadata
+        self.report = None
         self.fallbacks: list[Call] = []
         self.media_urls = provider.media_urls(payload)
         # Built now (validating everything) even when media must be fetched first: with
@@ -259,16 +270,28 @@ class Call:
         sent, credentials redacted."""
         if self.logger_fn is None:
             return
+        record = {
+            "event": "pre_api_call",
+            "provider": self.provider.spec.name,
+            "model": self.model,
+            **self.request_record(attempt, request),
+        }
+        try:
+            self.logger_fn(record)
+        except Exception:
+            # A logging callback must never break the call it observes.
+            logger.warning("logger_fn raised; ignoring", exc_info=True)
+
+    def request_record(self, attempt: int, request: HttpRequest) -> dict[str, Any]:
+        """The request as sent, for logging hooks: credentials redacted, the body parsed."""
         secret = self.secret
         headers = {
             name.decode("latin-1"): _redact(name, value.decode("latin-1"), secret)
             for name, value in request.headers
         }
         record = {
-            "event": "pre_api_call",
-            "provider": self.provider.spec.name,
-            "model": self.model,
             "url": request.url,
+            "api_base": self.meta.api_base,
             "headers": headers,
             # What is sent, in the provider's own format (keys travel in headers only).
             "body": json.loads(request.body),
@@ -277,11 +300,7 @@ class Call:
         }
         if self.proxy is not None:
             record["proxy"] = redact_url(self.proxy)
-        try:
-            self.logger_fn(record)
-        except Exception:
-            # A logging callback must never break the call it observes.
-            logger.warning("logger_fn raised; ignoring", exc_info=True)
+        return record
 
 
 def _redact(name: bytes, value: str, secret: str | None) -> str:
@@ -335,6 +354,9 @@ def prepare(
     proxy = options.get("proxy")
     if proxy is not None and not isinstance(proxy, str):
         raise ParameterTypeError(f"proxy must be a str (a proxy URL), not {type(proxy).__name__}")
+    metadata = options.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise ParameterTypeError(f"metadata must be a dict, not {type(metadata).__name__}")
     drop_params = options.get("drop_params", False)
     if not isinstance(drop_params, bool):
         raise ParameterTypeError(f"drop_params must be True or False, not {drop_params!r}")
@@ -394,6 +416,7 @@ def prepare(
         logger_fn=logger_fn,
         proxy=proxy,
         max_event_bytes=defaults.max_event_bytes,
+        user_metadata=metadata,
     )
     fallbacks = options.get("fallbacks")
     if fallbacks is not None:

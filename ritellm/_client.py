@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
@@ -19,6 +19,8 @@ from ._attempts import Observer, run
 from ._call import Call, Defaults, Messages, prepare
 from ._checks import check_number, check_retries, redact_url
 from ._errors import ParameterError, ParameterTypeError
+from ._observe import start
+from ._observe._callbacks import check_loggers
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeout
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     import ssl
 
     from ._call import CompletionParams
+    from ._observe._callbacks import CustomLogger
+    from ._observe._otel import Telemetry
     from ._transport import Transport
 
 __all__ = ["AsyncClient", "acompletion", "default_client"]
@@ -68,6 +72,11 @@ class AsyncClient:
             APIResponseValidationError. Streams are bounded per event instead.
         max_event_bytes: the largest streamed event (or SSE line), default 1 MiB; a
             larger one raises StreamError.
+        callbacks: :class:`CustomLogger` objects told of this client's calls (besides
+            the global ``ritellm.callbacks``, ``success_callback`` and ``failure_callback``).
+        tracer_provider, meter_provider: OpenTelemetry providers for this client's spans
+            and metrics (``ritellm[otel]``), instead of the global ones the application
+            configured.
 
     Raises:
         ParameterError / ParameterTypeError: an invalid argument (the proxy URL included).
@@ -89,6 +98,9 @@ class AsyncClient:
         trust_env: bool = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_event_bytes: int = 1 << 20,
+        callbacks: Sequence[CustomLogger] | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         if api_key is not None and not isinstance(api_key, str):
             raise ParameterTypeError(f"api_key must be a str, not {type(api_key).__name__}")
@@ -114,6 +126,16 @@ class AsyncClient:
 
             parse_proxy(proxy, "proxy=")
         Timeout.coerce(timeout, stream=False)  # validate now, not at the first call
+        self._callbacks: Sequence[CustomLogger] = (
+            () if callbacks is None else check_loggers(callbacks, "callbacks")
+        )
+        self._telemetry: Telemetry | None = None
+        if tracer_provider is not None or meter_provider is not None:
+            from ._observe._otel import Telemetry
+
+            self._telemetry = Telemetry(
+                tracer_provider=tracer_provider, meter_provider=meter_provider
+            )
         self._defaults = Defaults(
             api_key=api_key,
             base_url=base_url,
@@ -224,7 +246,8 @@ class AsyncClient:
     async def _run(
         self, call: Call, *, observer: Observer | None = None
     ) -> ModelResponse | AsyncCompletionStream:
-        return await run(call, self.transport(), self._rng.random, observer=observer)
+        report = start(call, self._callbacks, self._telemetry)
+        return await run(call, self.transport(), self._rng.random, observer=observer, report=report)
 
 
 def _proxy_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -301,6 +324,8 @@ async def acompletion(
               explicit keyword arguments win over it.
             - ``logger_fn``: called once per attempt with a dict describing the request
               (credentials redacted).
+            - ``metadata``: a dict handed to callbacks (``kwargs["metadata"]``, LiteLLM's
+              convention); never sent to the provider.
             - ``drop_params``: leave out parameters the provider cannot honour instead of
               raising ParameterError.
             - ``api_version``, ``azure_ad_token``: Azure's API version and Entra ID token.

@@ -17,6 +17,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CallCancelled",
     "ConflictError",
     "ContentPolicyViolationError",
     "ContextWindowExceededError",
@@ -43,6 +44,12 @@ SNIPPET_CHARS = 200
 
 class RiteLLMError(Exception):
     """Root of every exception ritellm raises on purpose."""
+
+
+class CallCancelled(RiteLLMError):
+    """Never raised: what callbacks and spans are given when a call was stopped rather than
+    failed — cancelled, interrupted, or a stream closed before its end. The exception that
+    stopped it (a cancellation), if any, is its ``__cause__``."""
 
 
 class ParameterError(RiteLLMError, ValueError):

@@ -12,11 +12,19 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
-from ._errors import APIConnectionError, APIError, APITimeoutError, StreamError, scrub_secret
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    CallCancelled,
+    StreamError,
+    scrub_secret,
+)
 from ._types import ModelResponseStream
 
 if TYPE_CHECKING:
     from ._metadata import ResponseMetadata
+    from ._observe import Report
     from ._providers import StreamDecoder
     from ._transport import Response
 
@@ -43,6 +51,7 @@ class AsyncCompletionStream:
 
     __slots__ = (
         "__weakref__",
+        "_chunks",
         "_deadline",
         "_decoder",
         "_done",
@@ -50,6 +59,7 @@ class AsyncCompletionStream:
         "_pending",
         "_priming",
         "_read_timeout",
+        "_report",
         "_response",
         "_secret",
         "model",
@@ -68,6 +78,7 @@ class AsyncCompletionStream:
         model: str,
         secret: str | None = None,
         metadata: ResponseMetadata | None = None,
+        report: Report | None = None,
     ) -> None:
         self._response = response
         self._decoder = decoder
@@ -82,6 +93,9 @@ class AsyncCompletionStream:
         self.model = model
         # Complete once the stream has ended: latency.total and the usage chunk's usage.
         self.response_metadata = metadata
+        # Observed calls only: the chunks, for the response reported when the stream ends.
+        self._report = report
+        self._chunks: list[ModelResponseStream] = []
 
     @property
     def status_code(self) -> int:
@@ -145,18 +159,24 @@ class AsyncCompletionStream:
             while not pending:
                 data = await self._receive(limit)
                 if data:
-                    pending.extend(self._decoder.feed(data))
-                    if pending:
-                        self._last = pending[-1]  # once per read, not per chunk
+                    chunks = self._decoder.feed(data)
+                    if chunks:
+                        pending.extend(chunks)
+                        self._last = chunks[-1]  # once per read, not per chunk
+                        if self._report is not None:
+                            self._observed(chunks)
                     if self._decoder.done:
                         self._ended()
                         if not pending:
                             await self._drain()
                             raise StopAsyncIteration
                 else:
-                    pending.extend(self._decoder.close())
-                    if pending:
-                        self._last = pending[-1]
+                    chunks = self._decoder.close()
+                    if chunks:
+                        pending.extend(chunks)
+                        self._last = chunks[-1]
+                        if self._report is not None:
+                            self._observed(chunks)
                     self._done = True
                     self._ended()
                     if not pending:
@@ -166,11 +186,13 @@ class AsyncCompletionStream:
         except APIError as exc:
             await self._fail()
             annotated = self._annotate(exc)
+            self._report_failure(annotated)
             if annotated is exc:
                 raise
             raise annotated from exc
-        except BaseException:
+        except BaseException as exc:
             await self._fail()
+            self._report_failure(exc)
             raise
         if self._decoder.done:
             # [DONE] arrived with these chunks: release the connection now rather than on
@@ -184,6 +206,20 @@ class AsyncCompletionStream:
         if meta is not None and meta.latency.total is None:
             usage = self._last.get("usage") if self._last is not None else None
             meta.finished(usage=usage)
+        if self._report is not None:
+            self._report.stream_ended(self._chunks)
+
+    def _observed(self, chunks: list[ModelResponseStream]) -> None:
+        report = self._report
+        assert report is not None
+        self._chunks.extend(chunks)
+        if report.wants_chunks:
+            report.chunks(chunks)
+
+    def _report_failure(self, exc: BaseException) -> None:
+        # While priming, the attempt loop decides: it may retry, or it reports the failure.
+        if self._report is not None and not self._priming:
+            self._report.failed(exc)
 
     def _chunk_deadline(self) -> float | None:
         timeout, deadline = self._read_timeout, self._deadline
@@ -258,6 +294,8 @@ class AsyncCompletionStream:
         """Close the response (idempotent); the connection is reused if the body ended."""
         self._done = True
         self._pending.clear()
+        if self._report is not None and not self._report.done:
+            self._report.failed(CallCancelled("The stream was closed before it ended"))
         await self._response.aclose()
 
     async def __aenter__(self) -> AsyncCompletionStream:

@@ -150,7 +150,7 @@ async def test_response_format(
         ("logit_bias", {"50256": -100}),
         ("parallel_tool_calls", False),
         ("store", True),
-        ("metadata", {"k": "v"}),
+        ("service_tier", "flex"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])

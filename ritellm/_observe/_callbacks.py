@@ -1,0 +1,269 @@
+"""LiteLLM's callback interfaces: ``ritellm.success_callback`` / ``failure_callback``
+(functions), ``ritellm.callbacks`` and ``AsyncClient(callbacks=)`` (CustomLogger objects).
+
+Sync callbacks run in order on one worker thread and async ones as detached tasks on the
+caller's loop (see _dispatch): the call never waits for them. Each event's ``kwargs`` (the
+shape of LiteLLM's ``model_call_details``) is built off the event loop too, because it
+carries the cost, whose first lookup imports the price library.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+
+from .._errors import ParameterError, ParameterTypeError
+from . import _dispatch
+
+if TYPE_CHECKING:
+    from .._call import Call
+    from .._errors import APIError
+    from .._types import HttpRequest, ModelResponse, ModelResponseStream
+    from . import Report
+
+__all__ = ["CustomLogger", "callback_sink", "check_loggers"]
+
+
+class CustomLogger:
+    """Subclass and override what you need (LiteLLM's ``CustomLogger`` interface); register
+    an instance in ``ritellm.callbacks`` or ``AsyncClient(callbacks=[...])``.
+
+    ``kwargs`` is a dict describing the call (``model``, ``messages``, ``stream``,
+    ``litellm_call_id``, ``metadata``, ``response_cost``, ``response_metadata``, ``exception``
+    on failure, ``complete_streaming_response`` when a stream ends, ...); ``start_time`` and
+    ``end_time`` are ``datetime`` objects. Only overridden methods are called, so an unused
+    hook costs nothing; in particular the per-chunk ``log_stream_event`` runs only if
+    overridden. Sync methods run on ritellm's callback thread, async ones as tasks on the
+    caller's event loop; neither delays the call. Exceptions are logged and ignored.
+    """
+
+    def log_pre_api_call(self, model: str, messages: Any, kwargs: dict[str, Any]) -> None:
+        """Before each attempt is sent (``kwargs["additional_args"]``: the request)."""
+
+    def log_stream_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
+    ) -> None:
+        """Every streamed chunk (only if overridden)."""
+
+    def log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
+    ) -> None:
+        """The call succeeded; a stream once it ended, with the assembled response."""
+
+    def log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
+    ) -> None:
+        """The call failed (``kwargs["exception"]``), or was cancelled
+        (``kwargs["cancelled"]`` and a :class:`ritellm.CallCancelled`)."""
+
+    async def async_log_pre_api_call(
+        self, model: str, messages: Any, kwargs: dict[str, Any]
+    ) -> None:
+        """The async twin of :meth:`log_pre_api_call`."""
+
+    async def async_log_stream_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
+    ) -> None:
+        """The async twin of :meth:`log_stream_event`."""
+
+    async def async_log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
+    ) -> None:
+        """The async twin of :meth:`log_success_event`."""
+
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
+    ) -> None:
+        """The async twin of :meth:`log_failure_event`."""
+
+
+_EVENTS = ("pre_api_call", "stream_event", "success_event", "failure_event")
+_Hooks = dict[str, tuple[list[Callable[..., Any]], list[Callable[..., Any]]]]
+
+
+def _overridden(logger: object, name: str) -> Callable[..., Any] | None:
+    """The bound method ``name`` if the logger's class overrides CustomLogger's no-op (any
+    method, for a duck-typed logger that does not subclass it)."""
+    method: Callable[..., Any] | None = getattr(logger, name, None)
+    if not callable(method):
+        return None
+    base = getattr(CustomLogger, name)
+    if getattr(type(logger), name, None) is base:
+        return None
+    return method
+
+
+def check_loggers(loggers: object, where: str) -> list[Any]:
+    """CustomLogger objects, checked before any I/O."""
+    if isinstance(loggers, str | bytes) or not isinstance(loggers, Sequence):
+        raise ParameterTypeError(f"{where} must be a list of CustomLogger objects")
+    for logger in loggers:
+        if isinstance(logger, str):
+            raise ParameterError(
+                f"{where} contains {logger!r}: ritellm has no built-in logging integrations; "
+                "register a ritellm.CustomLogger, or export OpenTelemetry spans"
+            )
+        if not any(
+            _overridden(logger, f"{prefix}log_{event}")
+            for event in _EVENTS
+            for prefix in ("", "async_")
+        ):
+            raise ParameterTypeError(
+                f"{where} must hold CustomLogger objects (with log_success_event, ...), "
+                f"not {type(logger).__name__}"
+            )
+    return list(loggers)
+
+
+def _check_functions(functions: object, where: str) -> list[Callable[..., Any]]:
+    if isinstance(functions, str | bytes) or not isinstance(functions, Sequence):
+        raise ParameterTypeError(f"ritellm.{where} must be a list of functions")
+    for fn in functions:
+        if isinstance(fn, str):
+            raise ParameterError(
+                f"ritellm.{where} contains {fn!r}: ritellm has no built-in logging "
+                "integrations; register a function or a ritellm.CustomLogger, or export "
+                "OpenTelemetry spans"
+            )
+        if not callable(fn):
+            raise ParameterTypeError(f"ritellm.{where} must hold functions, not {fn!r}")
+    return list(functions)
+
+
+def callback_sink(
+    success: object, failure: object, loggers: Sequence[object]
+) -> CallbackSink | None:
+    """This call's callbacks, sorted by event into (sync, async) lists; None if none
+    applies."""
+    hooks: _Hooks = {event: ([], []) for event in _EVENTS}
+    for event, functions in (
+        ("success_event", _check_functions(success or [], "success_callback")),
+        ("failure_event", _check_functions(failure or [], "failure_callback")),
+    ):
+        for fn in functions:
+            hooks[event][inspect.iscoroutinefunction(fn)].append(fn)
+    for logger in check_loggers(loggers, "ritellm.callbacks"):
+        for event in _EVENTS:
+            for is_async, prefix in ((False, ""), (True, "async_")):
+                method = _overridden(logger, f"{prefix}log_{event}")
+                if method is not None:
+                    hooks[event][is_async].append(method)
+    if not any(sync or asynchronous for sync, asynchronous in hooks.values()):
+        return None
+    return CallbackSink(hooks)
+
+
+class CallbackSink:
+    """A call's callbacks (see ritellm._observe.Sink)."""
+
+    __slots__ = ("_hooks", "wants_chunks")
+
+    def __init__(self, hooks: _Hooks) -> None:
+        self._hooks = hooks
+        sync, asynchronous = hooks["stream_event"]
+        self.wants_chunks = bool(sync or asynchronous)
+
+    def _emit(self, event: str, build: Callable[[], tuple[Any, ...]]) -> None:
+        """Run the event's callbacks on their arguments, which ``build`` makes off the
+        event loop (once for the sync callbacks, once for the async ones)."""
+        sync, asynchronous = self._hooks[event]
+        if sync:
+
+            def job() -> None:
+                args = build()
+                for fn in sync:
+                    _dispatch.call_logged(fn, *args)
+
+            _dispatch.run_in_thread(job)
+        if asynchronous:
+
+            async def task() -> None:
+                args = await anyio.to_thread.run_sync(build)
+                for fn in asynchronous:
+                    _dispatch.spawn(fn, *args)
+
+            _dispatch.spawn(task)
+
+    def attempt(self, report: Report, call: Call, attempt: int, request: HttpRequest) -> None:
+        if not any(self._hooks["pre_api_call"]):
+            return
+        record = call.request_record(attempt, request)  # now: the request is reused
+        self._emit(
+            "pre_api_call",
+            lambda: (
+                call.payload.model,
+                call.payload.messages,
+                {**_details(report, call), "additional_args": record, "attempt": attempt},
+            ),
+        )
+
+    def retry(self, report: Report, call: Call, error: APIError, delay: float | None) -> None:
+        pass
+
+    def chunk(self, report: Report, chunk: ModelResponseStream) -> None:
+        now = datetime.now()
+        self._emit(
+            "stream_event", lambda: (_details(report, report.current), chunk, _start(report), now)
+        )
+
+    def succeeded(self, report: Report, response: ModelResponse) -> None:
+        def build() -> tuple[Any, ...]:
+            details = _details(report, report.current)
+            details["response_cost"] = report.meta.cost
+            if report.current.stream:
+                details["complete_streaming_response"] = response
+            return details, response, _start(report), _end(report)
+
+        self._emit("success_event", build)
+
+    def failed(self, report: Report, error: Exception) -> None:
+        def build() -> tuple[Any, ...]:
+            import traceback
+
+            details = _details(report, report.current)
+            details["exception"] = error
+            details["traceback_exception"] = "".join(traceback.format_exception(error))
+            details["cancelled"] = report.cancelled
+            return details, None, _start(report), _end(report)
+
+        self._emit("failure_event", build)
+
+
+def _start(report: Report) -> datetime:
+    return datetime.fromtimestamp(report.start_time)
+
+
+def _end(report: Report) -> datetime:
+    return datetime.fromtimestamp(report.end_time or report.start_time)
+
+
+def _details(report: Report, call: Call) -> dict[str, Any]:
+    """LiteLLM's ``model_call_details`` keys that logging code reads. Never a credential:
+    the body parameters carry none and the base URL is redacted."""
+    meta = call.meta
+    metadata = call.user_metadata
+    return {
+        "model": call.payload.model,
+        "messages": call.payload.messages,
+        "optional_params": dict(call.payload.params),
+        "stream": call.stream,
+        "call_type": "acompletion",
+        "litellm_call_id": report.call_id,
+        "metadata": metadata,
+        "litellm_params": {
+            "metadata": metadata,
+            "api_base": meta.api_base,
+            "custom_llm_provider": meta.provider,
+            "litellm_call_id": report.call_id,
+        },
+        "custom_llm_provider": meta.provider,
+        "api_base": meta.api_base,
+        "start_time": _start(report),
+        "response_cost": None,
+        "response_metadata": meta,
+        "cancelled": False,
+    }

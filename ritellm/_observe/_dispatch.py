@@ -1,0 +1,158 @@
+"""Running callbacks off the request path: sync ones on one worker thread, async ones as
+detached tasks on the caller's event loop. Neither delays the call (or the next chunk) that
+reported them, and a callback that raises is logged, never propagated.
+
+The one module outside the transport that names asyncio and trio: anyio has no detached
+task (a task group would make the call wait for its callbacks), so a task is spawned with
+the running loop's own primitive — ``loop.create_task`` or ``trio.lowlevel.spawn_system_task``
+— found through ``sys.modules`` (whichever is running was imported by the application).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+
+__all__ = ["aflush", "call_logged", "flush", "run_in_thread", "spawn"]
+
+logger = logging.getLogger("ritellm")
+
+# How long interpreter exit waits for queued sync callbacks (a hung one must not hang exit).
+_EXIT_WAIT = 5.0
+
+
+def _log_failure(fn: object) -> None:
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    logger.warning("ritellm: callback %s raised; ignoring", name, exc_info=True)
+
+
+class _Worker:
+    """One daemon thread running queued callbacks in order (started on first use, and again
+    in a forked child, which inherits no threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._pid = 0
+
+    def submit(self, job: Callable[[], object]) -> None:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(
+                        target=self._run, args=(self._queue,), name="ritellm-callbacks", daemon=True
+                    ).start()
+                    self._pid = os.getpid()
+        self._queue.put(job)
+
+    @staticmethod
+    def _run(jobs: queue.SimpleQueue[Callable[[], object]]) -> None:
+        while True:
+            job = jobs.get()
+            call_logged(job)
+
+    def marker(self) -> threading.Event:
+        """An event set once every job queued before it has run."""
+        done = threading.Event()
+        if self._pid != os.getpid():
+            done.set()  # nothing was ever queued in this process
+        else:
+            self._queue.put(done.set)
+        return done
+
+
+_WORKER = _Worker()
+
+
+def call_logged(fn: Callable[..., object], *args: Any) -> None:
+    """``fn(*args)``; an exception is logged, not raised."""
+    try:
+        fn(*args)
+    except Exception:
+        _log_failure(fn)
+
+
+def run_in_thread(job: Callable[[], object]) -> None:
+    """Run ``job()`` on the callback thread, after everything queued before it."""
+    _WORKER.submit(job)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until the sync callbacks queued so far have run; False if ``timeout`` passed."""
+    return _WORKER.marker().wait(timeout)
+
+
+atexit.register(flush, _EXIT_WAIT)
+
+
+# -- async callbacks ---------------------------------------------------------------------
+
+
+class _Pending:
+    """This event loop's detached callback tasks that have not finished."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle: anyio.Event | None = None
+        self.tasks: set[Any] = set()  # asyncio keeps only weak references to tasks
+
+
+_PENDING: anyio.lowlevel.RunVar[_Pending | None] = anyio.lowlevel.RunVar(
+    "ritellm.callback_tasks", default=None
+)
+
+
+def spawn(fn: Callable[..., Awaitable[object]], *args: Any) -> None:
+    """Run ``await fn(*args)`` as a detached task on the running event loop."""
+    pending = _PENDING.get()
+    if pending is None:
+        pending = _Pending()
+        _PENDING.set(pending)
+
+    async def task() -> None:
+        try:
+            await fn(*args)
+        except Exception:
+            _log_failure(fn)
+        finally:
+            pending.count -= 1
+            if pending.count == 0 and pending.idle is not None:
+                pending.idle.set()
+
+    pending.count += 1
+    asyncio = sys.modules.get("asyncio")
+    loop = None
+    if asyncio is not None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # not asyncio: trio
+    if loop is not None:
+        handle = loop.create_task(task())
+        pending.tasks.add(handle)
+        handle.add_done_callback(pending.tasks.discard)
+    else:
+        sys.modules["trio"].lowlevel.spawn_system_task(task, name="ritellm-callback")
+
+
+async def aflush() -> None:
+    """Wait until the callbacks reported so far have run: this event loop's async ones,
+    then the sync ones on the callback thread."""
+    pending = _PENDING.get()
+    while pending is not None and pending.count:
+        pending.idle = anyio.Event()
+        await pending.idle.wait()
+    done = _WORKER.marker()
+    if not done.is_set():
+        await anyio.to_thread.run_sync(done.wait, abandon_on_cancel=True)
