@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from genai_prices.data_snapshot import DataSnapshot
     from genai_prices.types import ModelInfo, Provider
 
-__all__ = ["Counts", "Target", "price", "register_model", "target"]
+__all__ = ["Counts", "Target", "load", "price", "register_model", "target"]
 
 logger = logging.getLogger("ritellm")
 
@@ -266,6 +266,12 @@ _REPORTED = frozenset(
     {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"}
     | {"output_reasoning_tokens", "requests"}  # requests: genai-prices counts 1 itself
 )
+
+
+def load() -> None:
+    """Import the price list now (~185 ms the first time): callbacks do it on their thread
+    so that the first cost read on an event loop does not."""
+    _snapshot()
 
 
 def _snapshot() -> DataSnapshot | None:

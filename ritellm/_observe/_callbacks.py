@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
-
 from .._errors import ParameterError, ParameterTypeError
 from . import _dispatch
 
@@ -154,7 +152,22 @@ def callback_sink(
                     hooks[event][is_async].append(method)
     if not any(sync or asynchronous for sync, asynchronous in hooks.values()):
         return None
+    global _prices_loading
+    if not _prices_loading and (hooks["success_event"][1] or hooks["stream_event"][1]):
+        # Async callbacks build their kwargs (the cost among them) on the event loop: the
+        # price list's first import (~185 ms) happens on the callback thread instead.
+        _prices_loading = True
+        _dispatch.run_in_thread(_load_prices)
     return CallbackSink(hooks)
+
+
+_prices_loading = False
+
+
+def _load_prices() -> None:
+    from .. import _prices
+
+    _prices.load()
 
 
 class CallbackSink:
@@ -182,7 +195,7 @@ class CallbackSink:
         if asynchronous:
 
             async def task() -> None:
-                args = await anyio.to_thread.run_sync(build)
+                args = build()  # a detached task: never on the caller's path
                 for fn in asynchronous:
                     _dispatch.spawn(fn, *args)
 
