@@ -214,7 +214,7 @@ class AsyncCompletionStream:
         assert report is not None
         self._chunks.extend(chunks)
         if report.wants_chunks:
-            report.chunks(chunks)
+            report.decoded(chunks)
 
     def _report_failure(self, exc: BaseException) -> None:
         # While priming, the attempt loop decides: it may retry, or it reports the failure.

@@ -13,6 +13,7 @@ imported when a call is first observed.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,8 +58,10 @@ class Sink(Protocol):
     def chunk(self, report: Report, chunk: ModelResponseStream) -> None:
         """A streamed chunk was decoded (only when :attr:`wants_chunks`)."""
 
-    def succeeded(self, report: Report, response: ModelResponse) -> None:
-        """The whole answer is in: the response, or a stream's assembled response."""
+    def succeeded(self, report: Report) -> None:
+        """The whole answer is in: :attr:`Report.response` (for a stream, assembled from
+        :attr:`Report.chunks` when first read: a sink that can do without it saves the
+        work)."""
 
     def failed(self, report: Report, error: Exception) -> None:
         """The call failed (an APIError), or was stopped (a :class:`CallCancelled`, and
@@ -69,12 +72,15 @@ class Report:
     """One observed call, from its start to its one outcome (success or failure)."""
 
     __slots__ = (
+        "_assembling",
+        "_response",
         "call",
         "call_id",
         "cancelled",
+        "chunks",
         "current",
         "end_time",
-        "outcome",
+        "error",
         "sinks",
         "start_time",
         "wants_chunks",
@@ -90,7 +96,10 @@ class Report:
         self.start_time = time.time()
         self.end_time: float | None = None
         self.cancelled = False
-        self.outcome: ModelResponse | Exception | None = None
+        self.error: Exception | None = None  # the outcome, when the call failed
+        self.chunks: Sequence[ModelResponseStream] | None = None  # a stream's, once it ended
+        self._response: ModelResponse | None = None
+        self._assembling: threading.Lock | None = None
         self.wants_chunks = any(sink.wants_chunks for sink in sinks)
 
     @property
@@ -113,33 +122,54 @@ class Report:
         for sink in self.sinks:
             sink.retry(self, call, error, delay)
 
-    def chunks(self, chunks: Sequence[ModelResponseStream]) -> None:
+    def decoded(self, chunks: Sequence[ModelResponseStream]) -> None:
         for chunk in chunks:
             for sink in self.sinks:
                 if sink.wants_chunks:
                     sink.chunk(self, chunk)
 
+    @property
+    def response(self) -> ModelResponse:
+        """The answer, once the call succeeded: a stream's is assembled from its chunks when
+        first read (from any thread: sinks may read it on theirs)."""
+        response = self._response
+        if response is None:
+            assert self._assembling is not None, "the call has not succeeded"
+            with self._assembling:
+                response = self._response
+                if response is None:
+                    response = self._response = self._assemble()
+        return response
+
+    def _assemble(self) -> ModelResponse:
+        from .._assemble import stream_chunk_builder
+        from .._types import ModelResponse
+
+        chunks = self.chunks or ()
+        response = stream_chunk_builder(chunks) if chunks else None
+        if response is None:
+            response = ModelResponse(choices=[], model=self.current.payload.model)
+        response._attach(self.meta)
+        return response
+
     def succeeded(self, response: ModelResponse) -> None:
         if self.end_time is not None:
             return  # reported once
-        self.end_time = time.time()
-        self.outcome = response
-        for sink in self.sinks:
-            sink.succeeded(self, response)
+        self._response = response
+        self._ended()
 
     def stream_ended(self, chunks: Sequence[ModelResponseStream]) -> None:
         """A stream ended whole: success, with the response its chunks assemble to."""
         if self.end_time is not None:
             return
-        from .._assemble import stream_chunk_builder
+        self.chunks = chunks
+        self._assembling = threading.Lock()
+        self._ended()
 
-        response = stream_chunk_builder(chunks) if chunks else None
-        if response is None:
-            from .._types import ModelResponse
-
-            response = ModelResponse(choices=[], model=self.current.payload.model)
-        response._attach(self.meta)
-        self.succeeded(response)
+    def _ended(self) -> None:
+        self.end_time = time.time()
+        for sink in self.sinks:
+            sink.succeeded(self)
 
     def failed(self, error: BaseException) -> None:
         if self.end_time is not None:
@@ -151,7 +181,7 @@ class Report:
             stopped.__cause__ = error
             error = stopped
         self.cancelled = isinstance(error, CallCancelled)
-        self.outcome = error
+        self.error = error
         for sink in self.sinks:
             sink.failed(self, error)
 

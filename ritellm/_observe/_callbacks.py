@@ -20,7 +20,7 @@ from . import _dispatch
 if TYPE_CHECKING:
     from .._call import Call
     from .._errors import APIError
-    from .._types import HttpRequest, ModelResponse, ModelResponseStream
+    from .._types import HttpRequest, ModelResponseStream
     from . import Report
 
 __all__ = ["CustomLogger", "callback_sink", "check_loggers"]
@@ -223,8 +223,9 @@ class CallbackSink:
             "stream_event", lambda: (_details(report, report.current), chunk, _start(report), now)
         )
 
-    def succeeded(self, report: Report, response: ModelResponse) -> None:
+    def succeeded(self, report: Report) -> None:
         def build() -> tuple[Any, ...]:
+            response = report.response  # a stream's is assembled here, off the call's path
             details = _details(report, report.current)
             details["response_cost"] = report.meta.cost
             if report.current.stream:
