@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["tools.md"]
-_BLOCK = re.compile(r"```python\n(.*?)```\n\n```text\n(.*?)```", re.S)
+PAGES = ["tools.md", "observability.md"]
+# A python block (which cannot contain ```) right before a text block.
+_BLOCK = re.compile(r"```python\n((?:(?!```).)*?)```\n\n```text\n(.*?)```", re.S)
 
 
 def examples() -> list[tuple[str, str, str]]:
