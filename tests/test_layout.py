@@ -20,6 +20,10 @@ PURE = {
     "_assemble.py",
     "_call.py",
     "_checks.py",
+    "_metadata.py",
+    "_ratelimits.py",
+    "_cost.py",
+    "_prices.py",
 }
 IO_LIBS = {"anyio", "httpcore", "h11", "trio", "asyncio", "socket", "ssl", "sniffio"}
 PUBLIC_USERS = {"__init__.py", "__main__.py", "_cli.py"}  # may import ritellm itself

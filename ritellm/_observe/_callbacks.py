@@ -165,9 +165,9 @@ _prices_loading = False
 
 
 def _load_prices() -> None:
-    from .. import _prices
+    from .._prices import load
 
-    _prices.load()
+    load()
 
 
 class CallbackSink:
