@@ -78,16 +78,23 @@ async def run(
     response or a failure, by the stream when a stream ends.
     """
     if report is None:
+        if call.report is not None:  # a Call run again (a fan-out's re-send): unobserved now
+            for candidate in (call, *call.fallbacks):
+                candidate.report = None
         return await _fallbacks(call, transport, rng, observer)
     for candidate in (call, *call.fallbacks):
         candidate.report = report
     try:
         result = await _fallbacks(call, transport, rng, observer)
     except BaseException as exc:  # cancellation included: reported, then propagated
-        report.failed(exc)
+        # A fan-out's 429 goes back to its limiter, which re-sends: the fan-out reports.
+        if not (observer is not None and isinstance(exc, RateLimitError)):
+            report.failed(exc)
         raise
     if isinstance(result, ModelResponse):
         report.succeeded(result)
+    else:
+        result._handed_over()
     return result
 
 
@@ -121,6 +128,8 @@ async def _run_one(
         api_base=call.creds.base_url,
         started=time.perf_counter(),
     )
+    if call.report is not None:
+        call.report.current = call  # before anything can fail: credentials, media
     try:
         return await _deadlined(call, transport, rng, observer)
     except APIError as exc:

@@ -291,7 +291,6 @@ class Call:
         }
         record = {
             "url": request.url,
-            "api_base": self.meta.api_base,
             "headers": headers,
             # What is sent, in the provider's own format (keys travel in headers only).
             "body": json.loads(request.body),

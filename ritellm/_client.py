@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import ssl
 
     from ._call import CompletionParams
+    from ._observe import Report
     from ._observe._callbacks import CustomLogger
     from ._observe._otel import Telemetry
     from ._transport import Transport
@@ -243,11 +244,22 @@ class AsyncClient:
         stream = rest.pop("stream", False)
         return self._prepare(model, messages, False if stream is None else stream, rest)
 
+    def _observe(self, call: Call) -> Report | None:
+        """The call's report to its callbacks and spans (None: nothing observes it)."""
+        return start(call, self._callbacks, self._telemetry)
+
     async def _run(
-        self, call: Call, *, observer: Observer | None = None
+        self,
+        call: Call,
+        *,
+        observer: Observer | None = None,
+        report: Report | Literal["new"] | None = "new",
     ) -> ModelResponse | AsyncCompletionStream:
-        report = start(call, self._callbacks, self._telemetry)
-        return await run(call, self.transport(), self._rng.random, observer=observer, report=report)
+        """Run a prepared call; ``report``: the fan-out's, kept across its re-sends."""
+        transport = self.transport()
+        if report == "new":
+            report = self._observe(call)
+        return await run(call, transport, self._rng.random, observer=observer, report=report)
 
 
 def _proxy_environ(environ: Mapping[str, str]) -> dict[str, str]:

@@ -62,6 +62,7 @@ class AsyncCompletionStream:
         "_report",
         "_response",
         "_secret",
+        "_whole",
         "model",
         "provider",
         "response_metadata",
@@ -96,6 +97,7 @@ class AsyncCompletionStream:
         # Observed calls only: the chunks, for the response reported when the stream ends.
         self._report = report
         self._chunks: list[ModelResponseStream] = []
+        self._whole = False  # ended whole while primed: reported once handed over
 
     @property
     def status_code(self) -> int:
@@ -179,6 +181,7 @@ class AsyncCompletionStream:
                             self._observed(chunks)
                     self._done = True
                     self._ended()
+                    self._report_success()  # the body ended: nothing left to drain
                     if not pending:
                         raise StopAsyncIteration
         except StopAsyncIteration:
@@ -206,8 +209,6 @@ class AsyncCompletionStream:
         if meta is not None and meta.latency.total is None:
             usage = self._last.get("usage") if self._last is not None else None
             meta.finished(usage=usage)
-        if self._report is not None:
-            self._report.stream_ended(self._chunks)
 
     def _observed(self, chunks: list[ModelResponseStream]) -> None:
         report = self._report
@@ -216,10 +217,25 @@ class AsyncCompletionStream:
         if report.wants_chunks:
             report.decoded(chunks)
 
+    def _report_success(self) -> None:
+        """The answer is whole and the connection released: report it (while priming, once
+        the attempt loop has handed the stream over: see _handed_over)."""
+        if self._report is not None:
+            if self._priming:
+                self._whole = True
+            else:
+                self._report.stream_ended(self._chunks)
+
     def _report_failure(self, exc: BaseException) -> None:
         # While priming, the attempt loop decides: it may retry, or it reports the failure.
         if self._report is not None and not self._priming:
             self._report.failed(exc)
+
+    def _handed_over(self) -> None:
+        """Called once the stream is returned to the caller: a stream that already ended
+        whole while it was primed is reported now."""
+        if self._whole and self._report is not None:
+            self._report.stream_ended(self._chunks)
 
     def _chunk_deadline(self) -> float | None:
         timeout, deadline = self._read_timeout, self._deadline
@@ -255,8 +271,12 @@ class AsyncCompletionStream:
                     pass
         except APIError:
             pass
+        except BaseException as exc:  # cancelled while draining: the caller stopped it
+            self._report_failure(exc)
+            raise
         finally:
             await response.aclose()
+        self._report_success()
 
     async def _fail(self) -> None:
         self._done = True
@@ -294,9 +314,11 @@ class AsyncCompletionStream:
         """Close the response (idempotent); the connection is reused if the body ended."""
         self._done = True
         self._pending.clear()
-        if self._report is not None and not self._report.done:
-            self._report.failed(CallCancelled("The stream was closed before it ended"))
-        await self._response.aclose()
+        try:
+            await self._response.aclose()
+        finally:
+            if self._report is not None and not self._report.done:
+                self._report.failed(CallCancelled("The stream was closed before it ended"))
 
     async def __aenter__(self) -> AsyncCompletionStream:
         return self

@@ -4,7 +4,10 @@ calls on every format, off the request path, through the real transport on both 
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import anyio
+import anyio.abc
 import pytest
 
 import ritellm
@@ -505,3 +509,161 @@ def test_blocking_calls_report_and_flush(rec: Recorder) -> None:
     responses = [response for hook, _, response in rec.events if hook == "success"]
     assert r in responses
     assert ritellm.stream_chunk_builder(chunks) in responses
+
+
+# -- regressions: outcomes reported exactly once, and dispatch that cannot break ------------
+
+
+def _sse(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+async def test_a_stream_cut_short_while_draining_is_reported_as_it_ended(rec: Recorder) -> None:
+    # The whole answer and [DONE] arrive in the first read, but the body never ends: the
+    # total timeout fires while ritellm drains it. The caller gets APITimeoutError, and so
+    # must the callbacks (not a success reported at [DONE]).
+    def chunk(content: str | None, finish: str | None = None) -> dict[str, Any]:
+        delta = {"content": content} if content else {}
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "choices": [choice]}
+
+    body = _sse(chunk("Hello")) + _sse(chunk(None, "stop")) + b"data: [DONE]\n\n"
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive()
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            head += b"transfer-encoding: chunked\r\n\r\n"
+            await stream.send(head + b"%x\r\n" % len(body) + body + b"\r\n")  # no last chunk
+            await anyio.sleep(10)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        async with ritellm.AsyncClient(api_key=KEY, callbacks=[rec]) as client:
+            # Shorter than the drain's 50 ms: the deadline lands while draining.
+            with anyio.fail_after(10), pytest.raises(ritellm.APITimeoutError) as info:
+                await client.acompletion(
+                    "gpt-4o-mini",
+                    MSGS,
+                    base_url=f"http://127.0.0.1:{port}/v1",
+                    stream=True,
+                    timeout=ritellm.Timeout(total=0.03),
+                    num_retries=0,
+                )
+            await ritellm.aflush_callbacks()
+        tg.cancel_scope.cancel()
+    assert rec.hooks() == ["async_failure", "failure"]
+    assert rec.one("failure")[0]["exception"] is info.value
+
+
+async def test_concurrent_flushes_all_return(sim: Simulator) -> None:
+    release = anyio.Event()
+    flushed: list[int] = []
+
+    async def slow(kwargs: Any, response: Any, start: Any, end: Any) -> None:
+        await release.wait()
+
+    ritellm.success_callback = [slow]
+    async with ritellm.AsyncClient(api_key=KEY) as client:
+        with anyio.fail_after(10):
+            await client.acompletion("gpt-4o-mini", MSGS, base_url=sim.base_url)
+            async with anyio.create_task_group() as tg:
+                for i in range(3):
+
+                    async def flush(i: int = i) -> None:
+                        await ritellm.aflush_callbacks()
+                        flushed.append(i)
+
+                    tg.start_soon(flush)
+                await anyio.sleep(0.05)
+                assert flushed == []  # the callback still waits
+                release.set()
+    assert sorted(flushed) == [0, 1, 2]
+
+
+async def test_a_fan_out_resend_after_429_is_one_call(sim: Simulator, rec: Recorder) -> None:
+    sim.script(Reply(status=429, headers=FAST), Reply())
+    async with ritellm.AsyncClient(api_key=KEY, callbacks=[rec]) as client:
+        with anyio.fail_after(10):
+            results = await ritellm.gather_completions(
+                [{"model": "gpt-4o-mini", "messages": MSGS, "base_url": sim.base_url}],
+                client=client,
+            )
+            await ritellm.aflush_callbacks()
+    assert rec.hooks() == ["async_success", "success"]
+    kwargs, response = rec.one("success")
+    assert response is results[0]
+    pres = [k for hook, k, _ in rec.events if hook == "pre"]
+    assert len(pres) == 2
+    assert {k["litellm_call_id"] for k in pres} == {kwargs["litellm_call_id"]}
+
+
+async def test_a_callback_raising_system_exit_breaks_nothing(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def exits(kwargs: Any, response: Any, start: Any, end: Any) -> None:
+        raise SystemExit(3)
+
+    async def exits_async(kwargs: Any, response: Any, start: Any, end: Any) -> None:
+        raise SystemExit(4)
+
+    def fine(kwargs: Any, response: Any, start: Any, end: Any) -> None:
+        seen.append("fine")
+
+    ritellm.success_callback = [exits, exits_async, fine]
+    with caplog.at_level(logging.WARNING, logger="ritellm"):
+        async with ritellm.AsyncClient(api_key=KEY) as client:
+            with anyio.fail_after(10):
+                for _ in range(2):  # the callback thread survives the first SystemExit
+                    await client.acompletion("gpt-4o-mini", MSGS, base_url=sim.base_url)
+                    await ritellm.aflush_callbacks()
+    assert seen == ["fine", "fine"]
+    assert sum("raised; ignoring" in r.getMessage() for r in caplog.records) == 4
+
+
+async def test_async_callable_objects_are_awaited(sim: Simulator) -> None:
+    seen: list[Any] = []
+
+    class OnSuccess:
+        async def __call__(self, kwargs: Any, response: Any, start: Any, end: Any) -> None:
+            seen.append(response)
+
+    ritellm.success_callback = [OnSuccess()]
+    async with ritellm.AsyncClient(api_key=KEY) as client:
+        with anyio.fail_after(10):
+            r = await client.acompletion("gpt-4o-mini", MSGS, base_url=sim.base_url)
+            await ritellm.aflush_callbacks()
+    assert seen == [r]
+
+
+def test_the_price_list_is_loaded_on_the_callback_thread() -> None:
+    # Async callbacks read the cost on the event loop: its first import must not happen there.
+    code = """
+import sys, threading, anyio, ritellm
+from ritellm.testing import Simulator
+where = []
+def audit(event, args):
+    if event == "import" and args[0] == "genai_prices":
+        where.append(threading.current_thread().name)
+sys.addaudithook(audit)
+class L(ritellm.CustomLogger):
+    async def async_log_success_event(self, kwargs, response, start, end):
+        assert kwargs["response_cost"] > 0
+async def main():
+    async with Simulator() as sim, ritellm.AsyncClient(api_key="k", callbacks=[L()]) as c:
+        await c.acompletion("gpt-4o-mini", [{"role": "user", "content": "hi"}],
+                            base_url=sim.base_url)
+        await ritellm.aflush_callbacks()
+anyio.run(main)
+print(where[0])
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "ritellm-callbacks"

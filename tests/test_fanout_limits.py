@@ -546,10 +546,10 @@ async def test_as_completed_is_entered_once_and_iterated_inside(
 class Buggy(ritellm.AsyncClient):
     """A client whose call has a bug (not a ritellm error) for one model."""
 
-    async def _run(self, call: Any, *, observer: Any = None) -> Any:
+    async def _run(self, call: Any, *, observer: Any = None, report: Any = "new") -> Any:
         if call.model == "openai/buggy":
             raise TypeError("a bug, not an API error")
-        return await super()._run(call, observer=observer)
+        return await super()._run(call, observer=observer, report=report)
 
 
 @pytest.mark.anyio

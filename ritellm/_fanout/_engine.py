@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -22,6 +22,9 @@ from .._errors import ParameterError, ParameterTypeError, RateLimitError, RiteLL
 from .._stream import AsyncCompletionStream
 from .._types import ModelResponseStream
 from ._admission import Admission, Ticket
+
+if TYPE_CHECKING:
+    from .._observe import Report
 
 __all__ = ["Engine", "FanoutStats", "check_limits", "prepare_all", "unwrap"]
 
@@ -228,7 +231,17 @@ class Engine:
                 self.admission.limiter.release_on_behalf_of(call)
 
     async def _complete(self, index: int, call: Call) -> Any:
-        """Admission, the call itself, and re-sending it while it is answered 429."""
+        """Admission, the call itself, and re-sending it while it is answered 429: one
+        report (callbacks, span) for the request, whatever it took."""
+        report = self.client._observe(call)
+        try:
+            return await self._sent(index, call, report)
+        except BaseException as exc:  # the last 429, or stopped while waiting for a slot
+            if report is not None:
+                report.failed(exc)  # once: a failure the call reported itself stays as is
+            raise
+
+    async def _sent(self, index: int, call: Call, report: Report | None) -> Any:
         admission, stats = self.admission, self.stats
         estimate = 0.0
         rate_limited = 0
@@ -238,10 +251,12 @@ class Engine:
             ticket = await admission.admit(estimate)
             stats.in_flight += 1
             try:
-                outcome = await self._attempt(index, call, ticket)
+                outcome = await self._attempt(index, call, ticket, report)
             except RateLimitError as exc:
                 if rate_limited >= MAX_RATE_LIMIT_RETRIES:
                     raise
+                if report is not None:
+                    report.retry(call, exc, exc.retry_after)
                 rate_limited += 1
                 stats.retried += 1
                 admission.rate_limited(ticket, exc.retry_after)
@@ -267,9 +282,9 @@ class Engine:
         self.stats.concurrency = self.admission.limit
         self.stats.pace = self.admission.pace
 
-    async def _attempt(self, index: int, call: Call, ticket: Ticket) -> Any:
+    async def _attempt(self, index: int, call: Call, ticket: Ticket, report: Report | None) -> Any:
         observer = self.admission.observer(ticket)
-        result = await self.client._run(call, observer=observer)
+        result = await self.client._run(call, observer=observer, report=report)
         if not isinstance(result, AsyncCompletionStream):
             return result
         chunks: list[ModelResponseStream] = []

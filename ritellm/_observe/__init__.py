@@ -12,10 +12,11 @@ imported when a call is first observed.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import CallCancelled
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .._types import HttpRequest, ModelResponse, ModelResponseStream
     from ._callbacks import CustomLogger
     from ._otel import Telemetry
+
+logger = logging.getLogger("ritellm")
 
 __all__ = ["Report", "Sink", "aflush_callbacks", "start"]
 
@@ -80,7 +83,6 @@ class Report:
         "chunks",
         "current",
         "end_time",
-        "error",
         "sinks",
         "start_time",
         "wants_chunks",
@@ -96,7 +98,6 @@ class Report:
         self.start_time = time.time()
         self.end_time: float | None = None
         self.cancelled = False
-        self.error: Exception | None = None  # the outcome, when the call failed
         self.chunks: Sequence[ModelResponseStream] | None = None  # a stream's, once it ended
         self._response: ModelResponse | None = None
         self._assembling: threading.Lock | None = None
@@ -113,20 +114,22 @@ class Report:
 
     # -- told by the I/O layers -------------------------------------------------------
 
+    # Each sink is called through _tell: a sink's bug is logged, never the call's failure.
+
     def attempt(self, call: Call, attempt: int, request: HttpRequest) -> None:
         self.current = call
         for sink in self.sinks:
-            sink.attempt(self, call, attempt, request)
+            _tell(sink.attempt, self, call, attempt, request)
 
     def retry(self, call: Call, error: APIError, delay: float | None) -> None:
         for sink in self.sinks:
-            sink.retry(self, call, error, delay)
+            _tell(sink.retry, self, call, error, delay)
 
     def decoded(self, chunks: Sequence[ModelResponseStream]) -> None:
         for chunk in chunks:
             for sink in self.sinks:
                 if sink.wants_chunks:
-                    sink.chunk(self, chunk)
+                    _tell(sink.chunk, self, chunk)
 
     @property
     def response(self) -> ModelResponse:
@@ -169,7 +172,7 @@ class Report:
     def _ended(self) -> None:
         self.end_time = time.time()
         for sink in self.sinks:
-            sink.succeeded(self)
+            _tell(sink.succeeded, self)
 
     def failed(self, error: BaseException) -> None:
         if self.end_time is not None:
@@ -181,12 +184,31 @@ class Report:
             stopped.__cause__ = error
             error = stopped
         self.cancelled = isinstance(error, CallCancelled)
-        self.error = error
         for sink in self.sinks:
-            sink.failed(self, error)
+            _tell(sink.failed, self, error)
+
+
+def _tell(method: Callable[..., None], *args: Any) -> None:
+    try:
+        method(*args)
+    except Exception:
+        logger.warning("ritellm: %r failed; ignoring", method, exc_info=True)
 
 
 # -- who listens ------------------------------------------------------------------------
+
+_otel_sink_fn: Callable[[Call, Telemetry | None], Sink | None] | None = None
+
+
+def _otel_sink() -> Callable[[Call, Telemetry | None], Sink | None]:
+    # Kept once imported: an import statement costs ~1 µs per call even when cached.
+    global _otel_sink_fn
+    if _otel_sink_fn is None:
+        from ._otel import otel_sink
+
+        _otel_sink_fn = otel_sink
+    return _otel_sink_fn
+
 
 _namespace: dict[str, Any] | None = None
 
@@ -217,9 +239,7 @@ def start(
     if telemetry is not None or "opentelemetry.trace" in sys.modules:
         # The application configured OpenTelemetry (it must import it to do so), or the
         # client was given providers; otherwise opentelemetry is never imported here.
-        from ._otel import otel_sink
-
-        telemetry_sink = otel_sink(call, telemetry)
+        telemetry_sink = _otel_sink()(call, telemetry)
         if telemetry_sink is not None:
             sinks.append(telemetry_sink)
     return Report(call, sinks) if sinks else None

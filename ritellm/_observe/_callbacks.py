@@ -3,16 +3,21 @@
 
 Sync callbacks run in order on one worker thread and async ones as detached tasks on the
 caller's loop (see _dispatch): the call never waits for them. Each event's ``kwargs`` (the
-shape of LiteLLM's ``model_call_details``) is built off the event loop too, because it
-carries the cost, whose first lookup imports the price library.
+shape of LiteLLM's ``model_call_details``) is built there too — on the callback thread, or
+in the detached task — from what the call was when the event happened. It carries the
+cost, whose first lookup imports the price list: that import happens on the callback
+thread, and async callbacks wait for it (off the loop) rather than doing it on the loop.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
 
 from .._errors import ParameterError, ParameterTypeError
 from . import _dispatch
@@ -20,6 +25,7 @@ from . import _dispatch
 if TYPE_CHECKING:
     from .._call import Call
     from .._errors import APIError
+    from .._metadata import ResponseMetadata
     from .._types import HttpRequest, ModelResponseStream
     from . import Report
 
@@ -83,16 +89,32 @@ _EVENTS = ("pre_api_call", "stream_event", "success_event", "failure_event")
 _Hooks = dict[str, tuple[list[Callable[..., Any]], list[Callable[..., Any]]]]
 
 
-def _overridden(logger: object, name: str) -> Callable[..., Any] | None:
-    """The bound method ``name`` if the logger's class overrides CustomLogger's no-op (any
-    method, for a duck-typed logger that does not subclass it)."""
-    method: Callable[..., Any] | None = getattr(logger, name, None)
-    if not callable(method):
-        return None
-    base = getattr(CustomLogger, name)
-    if getattr(type(logger), name, None) is base:
-        return None
-    return method
+_CLASS_HOOKS: dict[type, tuple[tuple[str, bool, str], ...]] = {}
+
+
+def _class_hooks(cls: type) -> tuple[tuple[str, bool, str], ...]:
+    """(event, is async, method name) for each hook a logger class overrides (any method
+    of the interface, for a duck-typed class that does not subclass CustomLogger): worked
+    out once per class, not per call."""
+    known = _CLASS_HOOKS.get(cls)
+    if known is not None:
+        return known
+    found = []
+    for event in _EVENTS:
+        for is_async, prefix in ((False, ""), (True, "async_")):
+            name = f"{prefix}log_{event}"
+            method = getattr(cls, name, None)
+            if callable(method) and method is not getattr(CustomLogger, name):
+                found.append((event, is_async, name))
+    known = _CLASS_HOOKS[cls] = tuple(found)
+    return known
+
+
+def _is_async(fn: object) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or (
+        not inspect.isroutine(fn) and inspect.iscoroutinefunction(type(fn).__call__)
+    )
 
 
 def check_loggers(loggers: object, where: str) -> list[Any]:
@@ -105,11 +127,7 @@ def check_loggers(loggers: object, where: str) -> list[Any]:
                 f"{where} contains {logger!r}: ritellm has no built-in logging integrations; "
                 "register a ritellm.CustomLogger, or export OpenTelemetry spans"
             )
-        if not any(
-            _overridden(logger, f"{prefix}log_{event}")
-            for event in _EVENTS
-            for prefix in ("", "async_")
-        ):
+        if not _class_hooks(type(logger)):
             raise ParameterTypeError(
                 f"{where} must hold CustomLogger objects (with log_success_event, ...), "
                 f"not {type(logger).__name__}"
@@ -143,13 +161,10 @@ def callback_sink(
         ("failure_event", _check_functions(failure or [], "failure_callback")),
     ):
         for fn in functions:
-            hooks[event][inspect.iscoroutinefunction(fn)].append(fn)
+            hooks[event][_is_async(fn)].append(fn)
     for logger in check_loggers(loggers, "ritellm.callbacks"):
-        for event in _EVENTS:
-            for is_async, prefix in ((False, ""), (True, "async_")):
-                method = _overridden(logger, f"{prefix}log_{event}")
-                if method is not None:
-                    hooks[event][is_async].append(method)
+        for event, is_async, name in _class_hooks(type(logger)):
+            hooks[event][is_async].append(getattr(logger, name))
     if not any(sync or asynchronous for sync, asynchronous in hooks.values()):
         return None
     global _prices_loading
@@ -162,12 +177,16 @@ def callback_sink(
 
 
 _prices_loading = False
+_prices_loaded = threading.Event()
 
 
 def _load_prices() -> None:
-    from .._prices import load
+    try:
+        from .._prices import load
 
-    load()
+        load()
+    finally:
+        _prices_loaded.set()
 
 
 class CallbackSink:
@@ -181,8 +200,8 @@ class CallbackSink:
         self.wants_chunks = bool(sync or asynchronous)
 
     def _emit(self, event: str, build: Callable[[], tuple[Any, ...]]) -> None:
-        """Run the event's callbacks on their arguments, which ``build`` makes off the
-        event loop (once for the sync callbacks, once for the async ones)."""
+        """Run the event's callbacks on the arguments ``build`` makes: on the callback
+        thread for the sync ones, in a detached task for the async ones."""
         sync, asynchronous = self._hooks[event]
         if sync:
 
@@ -195,7 +214,10 @@ class CallbackSink:
         if asynchronous:
 
             async def task() -> None:
-                args = build()  # a detached task: never on the caller's path
+                if event == "success_event" and not _prices_loaded.is_set():
+                    # The first cost read imports the price list (~185 ms): not on the loop.
+                    await anyio.to_thread.run_sync(_prices_loaded.wait, abandon_on_cancel=True)
+                args = build()
                 for fn in asynchronous:
                     _dispatch.spawn(fn, *args)
 
@@ -204,44 +226,56 @@ class CallbackSink:
     def attempt(self, report: Report, call: Call, attempt: int, request: HttpRequest) -> None:
         if not any(self._hooks["pre_api_call"]):
             return
-        record = call.request_record(attempt, request)  # now: the request is reused
-        self._emit(
-            "pre_api_call",
-            lambda: (
-                call.payload.model,
-                call.payload.messages,
-                {**_details(report, call), "additional_args": record, "attempt": attempt},
-            ),
-        )
+        meta = call.meta
+
+        def build() -> tuple[Any, ...]:
+            record = call.request_record(attempt, request)
+            # LiteLLM's name for the body as sent.
+            record["complete_input_dict"] = record["body"]
+            details = _details(report, call, meta)
+            details["additional_args"] = record
+            details["attempt"] = attempt
+            return call.payload.model, call.payload.messages, details
+
+        self._emit("pre_api_call", build)
 
     def retry(self, report: Report, call: Call, error: APIError, delay: float | None) -> None:
         pass
 
     def chunk(self, report: Report, chunk: ModelResponseStream) -> None:
         now = datetime.now()
+        call = report.current
+        meta = call.meta
         self._emit(
-            "stream_event", lambda: (_details(report, report.current), chunk, _start(report), now)
+            "stream_event", lambda: (_details(report, call, meta), chunk, _start(report), now)
         )
 
     def succeeded(self, report: Report) -> None:
+        call = report.current  # as it is now: a fan-out may run the call again
+        meta = call.meta
+
         def build() -> tuple[Any, ...]:
             response = report.response  # a stream's is assembled here, off the call's path
-            details = _details(report, report.current)
-            details["response_cost"] = report.meta.cost
-            if report.current.stream:
+            details = _details(report, call, meta)
+            details["response_cost"] = meta.cost
+            if call.stream:
                 details["complete_streaming_response"] = response
             return details, response, _start(report), _end(report)
 
         self._emit("success_event", build)
 
     def failed(self, report: Report, error: Exception) -> None:
+        call = report.current
+        meta = call.meta
+        cancelled = report.cancelled
+
         def build() -> tuple[Any, ...]:
             import traceback
 
-            details = _details(report, report.current)
+            details = _details(report, call, meta)
             details["exception"] = error
             details["traceback_exception"] = "".join(traceback.format_exception(error))
-            details["cancelled"] = report.cancelled
+            details["cancelled"] = cancelled
             return details, None, _start(report), _end(report)
 
         self._emit("failure_event", build)
@@ -255,10 +289,9 @@ def _end(report: Report) -> datetime:
     return datetime.fromtimestamp(report.end_time or report.start_time)
 
 
-def _details(report: Report, call: Call) -> dict[str, Any]:
+def _details(report: Report, call: Call, meta: ResponseMetadata) -> dict[str, Any]:
     """LiteLLM's ``model_call_details`` keys that logging code reads. Never a credential:
     the body parameters carry none and the base URL is redacted."""
-    meta = call.meta
     metadata = call.user_metadata
     return {
         "model": call.payload.model,

@@ -11,6 +11,7 @@ the running loop's own primitive — ``loop.create_task`` or ``trio.lowlevel.spa
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
 import sys
@@ -93,10 +94,11 @@ _WORKER = _Worker()
 
 
 def call_logged(fn: Callable[..., object], *args: Any) -> None:
-    """``fn(*args)``; an exception is logged, not raised."""
+    """``fn(*args)``; an exception is logged, not raised (a SystemExit too: it must not end
+    the callback thread, or every later callback would be lost)."""
     try:
         fn(*args)
-    except Exception:
+    except BaseException:
         _log_failure(fn)
 
 
@@ -124,6 +126,12 @@ class _Pending:
         self.idle: anyio.Event | None = None
         self.tasks: set[Any] = set()  # asyncio keeps only weak references to tasks
 
+    def done(self) -> None:
+        self.count -= 1
+        if self.count == 0 and self.idle is not None:
+            self.idle.set()
+            self.idle = None
+
 
 _PENDING: anyio.lowlevel.RunVar[_Pending | None] = anyio.lowlevel.RunVar(
     "ritellm.callback_tasks", default=None
@@ -131,44 +139,56 @@ _PENDING: anyio.lowlevel.RunVar[_Pending | None] = anyio.lowlevel.RunVar(
 
 
 def spawn(fn: Callable[..., Awaitable[object]], *args: Any) -> None:
-    """Run ``await fn(*args)`` as a detached task on the running event loop."""
+    """Run ``await fn(*args)`` as a detached task on the running event loop (with the
+    caller's context variables, on both loops). Never raises: a loop that takes no new
+    tasks (it is shutting down) drops the callback, with a warning."""
     pending = _PENDING.get()
     if pending is None:
         pending = _Pending()
         _PENDING.set(pending)
+    cancelled = anyio.get_cancelled_exc_class()
 
     async def task() -> None:
         try:
             await fn(*args)
-        except Exception:
+        except cancelled:
+            raise  # the loop is ending: let it finish the task
+        except BaseException:  # a callback's SystemExit must not end the user's run
             _log_failure(fn)
         finally:
-            pending.count -= 1
-            if pending.count == 0 and pending.idle is not None:
-                pending.idle.set()
+            pending.done()
 
     pending.count += 1
-    asyncio = sys.modules.get("asyncio")
-    loop = None
-    if asyncio is not None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None  # not asyncio: trio
-    if loop is not None:
-        handle = loop.create_task(task())
-        pending.tasks.add(handle)
-        handle.add_done_callback(pending.tasks.discard)
-    else:
-        sys.modules["trio"].lowlevel.spawn_system_task(task, name="ritellm-callback")
+    try:
+        asyncio = sys.modules.get("asyncio")
+        loop = None
+        if asyncio is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None  # not asyncio: trio
+        if loop is not None:
+            handle = loop.create_task(task())
+            pending.tasks.add(handle)
+            handle.add_done_callback(pending.tasks.discard)
+        else:
+            trio = sys.modules["trio"]
+            # Unlike asyncio's tasks, trio's system tasks do not inherit the context.
+            trio.lowlevel.spawn_system_task(
+                task, name="ritellm-callback", context=contextvars.copy_context()
+            )
+    except Exception:
+        pending.done()
+        logger.warning("ritellm: could not start callback %r; dropped", fn, exc_info=True)
 
 
 async def aflush() -> None:
     """Wait until the callbacks reported so far have run: this event loop's async ones,
     then the sync ones on the callback thread."""
     pending = _PENDING.get()
-    while pending is not None and pending.count:
-        pending.idle = anyio.Event()
+    if pending is not None and pending.count:
+        if pending.idle is None:
+            pending.idle = anyio.Event()  # shared by every waiter until the count is 0
         await pending.idle.wait()
     done = _WORKER.marker()
     if not done.is_set():

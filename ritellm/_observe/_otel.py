@@ -19,6 +19,7 @@ from .._version import __version__
 from . import _otel_attrs as ga
 
 _MISSING: ImportError | None = None
+_UNSET_IS_NONE = False  # see below
 try:
     from opentelemetry import metrics as _metrics
     from opentelemetry import trace as _trace
