@@ -33,8 +33,10 @@ class AttrDict(dict[str, Any]):
     """A plain ``dict`` that also allows attribute access: ``r.choices[0].message.content``.
 
     It *is* a dict: indexing, ``.get``, ``in``, ``json.dumps`` and ``==`` with a plain dict
-    all work. Missing keys read as ``None`` through attribute access (as the OpenAI SDK's
-    optional fields do) and raise ``KeyError`` through indexing, as dicts do.
+    all work. A field of OpenAI's chat completion schema that is absent reads as ``None``
+    through attribute access (as the OpenAI SDK's optional fields do); any other missing
+    attribute raises ``AttributeError`` naming the close matches (``r.choises``: "did you
+    mean 'choices'?"). Indexing a missing key raises ``KeyError``, as dicts do.
     """
 
     # One slot for every subclass, so that retype() can change a parsed object's class (the
@@ -46,9 +48,9 @@ class AttrDict(dict[str, Any]):
         try:
             return self[name]
         except KeyError:
-            if name.startswith("__"):
-                raise AttributeError(name) from None
-            return None
+            if name in _OPTIONAL_FIELDS:
+                return None
+            raise AttributeError(_no_attribute(self, name)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
@@ -88,6 +90,58 @@ class AttrDict(dict[str, Any]):
     def model_dump_json(self) -> str:
         """This value as a compact JSON string."""
         return json.dumps(self, separators=(",", ":"), ensure_ascii=False)
+
+
+# Fields of OpenAI's chat.completion and chat.completion.chunk objects (and LiteLLM's
+# additions that ritellm fills) at any depth: absent, they read as None, like the SDK's
+# optional fields. Any other missing attribute is a typo or a method that does not exist.
+_OPTIONAL_FIELDS = frozenset(
+    {
+        # completion and chunk
+        "id", "object", "created", "model", "choices", "usage", "system_fingerprint",
+        "service_tier", "obfuscation",
+        # choice
+        "index", "message", "delta", "logprobs", "finish_reason",
+        # message and delta
+        "role", "content", "refusal", "tool_calls", "function_call", "audio", "annotations",
+        "reasoning_content", "thinking_blocks", "provider_specific_fields", "name",
+        # tool calls
+        "type", "function", "arguments", "custom", "input",
+        # logprobs
+        "token", "logprob", "bytes", "top_logprobs",
+        # audio, annotations
+        "data", "expires_at", "transcript", "url_citation", "url", "title", "start_index",
+        "end_index",
+        # thinking blocks
+        "thinking", "signature",
+        # usage
+        "prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+        "completion_tokens_details", "cached_tokens", "audio_tokens", "reasoning_tokens",
+        "accepted_prediction_tokens", "rejected_prediction_tokens", "text_tokens",
+        "image_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+    }
+)  # fmt: skip
+# What people coming from other clients reach for.
+_INSTEAD = {
+    "json": "model_dump_json()",
+    "dict": "to_dict()",
+    "to_json": "model_dump_json()",
+    "text": "choices[0].message.content",
+}
+
+
+def _no_attribute(obj: AttrDict, name: str) -> str:
+    message = f"{type(obj).__name__!r} object has no attribute {name!r}"
+    if name in _INSTEAD:
+        return f"{message}; use {_INSTEAD[name]}"
+    import difflib  # only on this error path
+
+    keys = [key for key in obj if isinstance(key, str)]
+    candidates = dict.fromkeys([*keys, *sorted(_OPTIONAL_FIELDS)])  # no duplicates, stable
+    close = difflib.get_close_matches(name, candidates, n=3)
+    if close:
+        return f"{message}; did you mean {' or '.join(map(repr, close))}?"
+    return message
 
 
 class ModelResponse(AttrDict):

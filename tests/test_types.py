@@ -111,15 +111,42 @@ def test_dict_behaviour() -> None:
         r["missing"]
 
 
-def test_missing_attribute_is_none_but_dunder_is_attribute_error() -> None:
+def test_absent_schema_fields_are_none() -> None:
     r = response()
-    assert r.missing is None
-    assert r.choices[0].message.function_call is None
-    assert not hasattr(r, "__missing_dunder__")
+    message = r.choices[0].message
+    # Optional fields of OpenAI's schema, absent: None, as the SDK's optional fields are.
+    assert "function_call" not in message
+    assert message.function_call is None
+    assert "reasoning_content" not in message
+    assert message.reasoning_content is None
+    assert AttrDict().service_tier is None
+    assert AttrDict().usage is None
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("choises", "'ModelResponse' object has no attribute 'choises'; did you mean 'choices'?"),
+        ("json", "'ModelResponse' object has no attribute 'json'; use model_dump_json()"),
+        ("text", "'ModelResponse' object has no attribute 'text'; use choices[0].message.content"),
+        ("missing", "'ModelResponse' object has no attribute 'missing'"),
+    ],
+)
+def test_any_other_missing_attribute_is_an_attribute_error(name: str, message: str) -> None:
+    r = response()
+    with pytest.raises(AttributeError) as info:
+        getattr(r, name)
+    assert str(info.value) == message
+    assert not hasattr(r, name)
+
+
+def test_a_typo_in_a_nested_object_names_its_keys() -> None:
+    message = response().choices[0].message
+    with pytest.raises(AttributeError, match="did you mean 'content'"):
+        message.contnet  # noqa: B018
     with pytest.raises(AttributeError):
-        r.__wrapped__  # noqa: B018
-    with pytest.raises(AttributeError):
-        r.choices[0].__deepcopy_hook__  # noqa: B018
+        message.__wrapped__  # noqa: B018
+    assert not hasattr(message, "__missing_dunder__")
 
 
 def test_dict_methods_win_over_keys() -> None:
