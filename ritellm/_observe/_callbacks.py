@@ -119,35 +119,22 @@ def _is_async(fn: object) -> bool:
 
 def check_loggers(loggers: object, where: str) -> list[Any]:
     """CustomLogger objects, checked before any I/O."""
-    if isinstance(loggers, str | bytes) or not isinstance(loggers, Sequence):
-        raise ParameterTypeError(f"{where} must be a list of CustomLogger objects")
-    for logger in loggers:
-        if isinstance(logger, str):
-            raise ParameterError(
-                f"{where} contains {logger!r}: ritellm has no built-in logging integrations; "
-                "register a ritellm.CustomLogger, or export OpenTelemetry spans"
-            )
-        if not _class_hooks(type(logger)):
-            raise ParameterTypeError(
-                f"{where} must hold CustomLogger objects (with log_success_event, ...), "
-                f"not {type(logger).__name__}"
-            )
-    return list(loggers)
+    what = "CustomLogger objects (with log_success_event, ...)"
+    return _checked(loggers, where, what, lambda logger: bool(_class_hooks(type(logger))))
 
 
-def _check_functions(functions: object, where: str) -> list[Callable[..., Any]]:
-    if isinstance(functions, str | bytes) or not isinstance(functions, Sequence):
-        raise ParameterTypeError(f"ritellm.{where} must be a list of functions")
-    for fn in functions:
-        if isinstance(fn, str):
+def _checked(items: object, where: str, what: str, ok: Callable[[Any], bool]) -> list[Any]:
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise ParameterTypeError(f"{where} must be a list of {what}")
+    for item in items:
+        if isinstance(item, str):  # LiteLLM's named integrations ("langfuse", ...)
             raise ParameterError(
-                f"ritellm.{where} contains {fn!r}: ritellm has no built-in logging "
-                "integrations; register a function or a ritellm.CustomLogger, or export "
-                "OpenTelemetry spans"
+                f"{where} contains {item!r}: ritellm has no built-in logging integrations; "
+                "register a function or a ritellm.CustomLogger, or export OpenTelemetry spans"
             )
-        if not callable(fn):
-            raise ParameterTypeError(f"ritellm.{where} must hold functions, not {fn!r}")
-    return list(functions)
+        if not ok(item):
+            raise ParameterTypeError(f"{where} must hold {what}, not {type(item).__name__}")
+    return list(items)
 
 
 def callback_sink(
@@ -157,8 +144,14 @@ def callback_sink(
     applies."""
     hooks: _Hooks = {event: ([], []) for event in _EVENTS}
     for event, functions in (
-        ("success_event", _check_functions(success or [], "success_callback")),
-        ("failure_event", _check_functions(failure or [], "failure_callback")),
+        (
+            "success_event",
+            _checked(success or [], "ritellm.success_callback", "functions", callable),
+        ),
+        (
+            "failure_event",
+            _checked(failure or [], "ritellm.failure_callback", "functions", callable),
+        ),
     ):
         for fn in functions:
             hooks[event][_is_async(fn)].append(fn)

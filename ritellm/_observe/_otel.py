@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import APIError, ParameterError, ParameterTypeError
@@ -176,22 +175,6 @@ def _capture_content() -> bool:
     return os.environ.get(_CAPTURE_ENV, "").strip().lower() in _CAPTURE_ON
 
 
-def _summary(chunks: Sequence[Mapping[str, Any]], meta: ResponseMetadata | None) -> dict[str, Any]:
-    """A stream's id, model, usage and each choice's last finish reason, from its chunks."""
-    first = chunks[0] if chunks else {}
-    reasons: dict[Any, Any] = {}
-    for chunk in chunks:
-        for choice in chunk.get("choices") or ():
-            if choice.get("finish_reason"):
-                reasons[choice.get("index", 0)] = choice["finish_reason"]
-    return {
-        "id": first.get("id"),
-        "model": first.get("model"),
-        "usage": meta.usage if meta is not None else None,
-        "choices": [{"finish_reason": reasons[i]} for i in sorted(reasons)],
-    }
-
-
 def _meta(call: Call) -> ResponseMetadata | None:
     # A Call gets its metadata when the attempt loop first runs it: a call stopped before
     # (e.g. cancelled while resolving credentials) has none.
@@ -299,7 +282,7 @@ class _CallSpan:
             if chunks is not None and not self._capture:
                 # A stream: what the span needs is in its chunks and metadata, without
                 # assembling the answer (~3 µs per chunk) on the event loop.
-                summary = _summary(chunks, meta)
+                summary = ga.stream_summary(chunks, meta.usage if meta is not None else None)
             else:
                 summary = report.response
             usage = summary.get("usage") or (meta.usage if meta is not None else None)

@@ -25,6 +25,7 @@ __all__ = [
     "provider_name",
     "request_attributes",
     "server_attributes",
+    "stream_summary",
     "to_json",
     "usage_attributes",
 ]
@@ -315,3 +316,19 @@ def _arguments(arguments: object) -> object:
         except ValueError:
             return arguments
     return arguments
+
+
+def stream_summary(chunks: Sequence[Mapping[str, Any]], usage: Any) -> dict[str, Any]:
+    """A stream's id, model, usage and each choice's last finish reason, from its chunks."""
+    first = chunks[0] if chunks else {}
+    reasons: dict[Any, Any] = {}
+    for chunk in chunks:
+        for choice in chunk.get("choices") or ():
+            if choice.get("finish_reason"):
+                reasons[choice.get("index", 0)] = choice["finish_reason"]
+    return {
+        "id": first.get("id"),
+        "model": first.get("model"),
+        "usage": usage,
+        "choices": [{"finish_reason": reasons[i]} for i in sorted(reasons)],
+    }
