@@ -75,6 +75,25 @@ class AsyncAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+class PeerAdapter:
+    """Base of the peers measured on complete/stream only (not in the ttfb or RSS runs)."""
+
+    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
+        raise NotImplementedError
+
+    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
+        raise NotImplementedError  # pragma: no cover - not an RSS client
+
+
+def count_openai_chunks(chunk: Any, counts: list[int]) -> None:
+    """Add an OpenAI-shaped chunk's content to ``counts`` ([chunks with content, chars])."""
+    if chunk.choices:
+        content = chunk.choices[0].delta.content
+        if content:
+            counts[0] += 1
+            counts[1] += len(content)
+
+
 class SyncAdapter(Protocol):
     """What the worker needs from a blocking client."""
 

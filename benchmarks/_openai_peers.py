@@ -8,10 +8,9 @@ imported lazily, so none is needed to run the rest of the suite.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from ._clients import API_KEY
+from ._clients import API_KEY, PeerAdapter, count_openai_chunks
 from ._payloads import MESSAGES, MODEL
 
 __all__ = ["Aiohttp", "LiteLLM", "OpenAISDK"]
@@ -19,7 +18,7 @@ __all__ = ["Aiohttp", "LiteLLM", "OpenAISDK"]
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-class Aiohttp:
+class Aiohttp(PeerAdapter):
     """aiohttp's ClientSession with json.loads, SSE read line by line (its idiom)."""
 
     def __init__(self) -> None:
@@ -57,17 +56,11 @@ class Aiohttp:
                         chars += len(content)
         return chunks, chars
 
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
-
     async def aclose(self) -> None:
         await self._session.close()
 
 
-class OpenAISDK:
+class OpenAISDK(PeerAdapter):
     """``AsyncOpenAI(base_url=..., max_retries=0)``: one SDK client per base URL."""
 
     def __init__(self) -> None:
@@ -91,31 +84,21 @@ class OpenAISDK:
         return len(r.choices[0].message.content)
 
     async def stream(self, base: str) -> tuple[int, int]:
-        chunks = chars = 0
         s = await self._client(base).chat.completions.create(
             model=MODEL, messages=cast(Any, MESSAGES), stream=True
         )
+        counts = [0, 0]
         async with s:
             async for chunk in s:
-                if chunk.choices:
-                    content = chunk.choices[0].delta.content
-                    if content:
-                        chunks += 1
-                        chars += len(content)
-        return chunks, chars
-
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
+                count_openai_chunks(chunk, counts)
+        return counts[0], counts[1]
 
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.close()
 
 
-class LiteLLM:
+class LiteLLM(PeerAdapter):
     """``litellm.acompletion(model="openai/...", api_base=...)`` with its default settings."""
 
     def __init__(self) -> None:
@@ -133,23 +116,13 @@ class LiteLLM:
         return len(r.choices[0].message.content)
 
     async def stream(self, base: str) -> tuple[int, int]:
-        chunks = chars = 0
         s = await self._acompletion(
             model=self._model, messages=MESSAGES, api_base=base, api_key=API_KEY, stream=True
         )
+        counts = [0, 0]
         async for chunk in s:
-            if chunk.choices:
-                content = chunk.choices[0].delta.content
-                if content:
-                    chunks += 1
-                    chars += len(content)
-        return chunks, chars
-
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
+            count_openai_chunks(chunk, counts)
+        return counts[0], counts[1]
 
     async def aclose(self) -> None:
         pass

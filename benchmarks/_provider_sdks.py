@@ -8,10 +8,9 @@ Imported only by the worker that measures one of them (``_clients.make_async`` /
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from ._clients import API_KEY, AsyncAdapter, SyncAdapter
+from ._clients import API_KEY, AsyncAdapter, PeerAdapter, SyncAdapter
 from ._payloads import ANTHROPIC_MODEL, GEMINI_MODEL, MESSAGES
 from ._payloads_native import (
     AWS_ACCESS_KEY_ID,
@@ -26,7 +25,7 @@ __all__ = ["AnthropicSDK", "Boto3Bedrock", "GenAISDK", "OllamaSDK", "make_sdk", 
 _PROMPT = MESSAGES[0]["content"]
 
 
-class AnthropicSDK:
+class AnthropicSDK(PeerAdapter):
     """``AsyncAnthropic(base_url=..., max_retries=0).messages.create(..., stream=True)``,
     iterating the raw events; one SDK client per base URL (the server root)."""
 
@@ -63,18 +62,12 @@ class AnthropicSDK:
                         chars += len(text)
         return chunks, chars
 
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
-
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.close()
 
 
-class GenAISDK:
+class GenAISDK(PeerAdapter):
     """``genai.Client(api_key=..., http_options=HttpOptions(base_url=..., api_version=
     "v1beta")).aio.models.generate_content_stream(...)``, reading ``chunk.text``.
 
@@ -113,18 +106,12 @@ class GenAISDK:
                 chars += len(text)
         return chunks, chars
 
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
-
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aio.aclose()
 
 
-class OllamaSDK:
+class OllamaSDK(PeerAdapter):
     """``ollama.AsyncClient(host=...).chat(model=..., messages=..., stream=True)``, iterating
     every part and reading ``part.message.content``; one SDK client per host (the server root).
     The client is httpx's with ``json.loads`` and a pydantic ``ChatResponse`` per line."""
@@ -153,12 +140,6 @@ class OllamaSDK:
                 chunks += 1
                 chars += len(text)
         return chunks, chars
-
-    async def ttfb(self, base: str) -> int:  # pragma: no cover - not a ttfb client
-        raise NotImplementedError
-
-    async def hold(self, base: str, opened: Callable[[], Awaitable[None]]) -> None:
-        raise NotImplementedError  # pragma: no cover - not an RSS client
 
     async def aclose(self) -> None:
         for client in self._clients.values():

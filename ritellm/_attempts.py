@@ -77,13 +77,10 @@ async def run(
     ``report`` (callbacks, spans) is told of every attempt and of the outcome: here for a
     response or a failure, by the stream when a stream ends.
     """
-    if report is None:
-        if call.report is not None:  # a Call run again (a fan-out's re-send): unobserved now
-            for candidate in (call, *call.fallbacks):
-                candidate.report = None
-        return await _fallbacks(call, transport, rng, observer)
     for candidate in (call, *call.fallbacks):
-        candidate.report = report
+        candidate.report = report  # None too: a Call may be run again (a fan-out's re-send)
+    if report is None:
+        return await _fallbacks(call, transport, rng, observer)
     try:
         result = await _fallbacks(call, transport, rng, observer)
     except BaseException as exc:  # cancellation included: reported, then propagated

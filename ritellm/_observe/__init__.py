@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from ._callbacks import CustomLogger
     from ._otel import Telemetry
 
-logger = logging.getLogger("ritellm")
-
 __all__ = ["Report", "Sink", "aflush_callbacks", "start"]
+
+logger = logging.getLogger("ritellm")
 
 
 async def aflush_callbacks() -> None:
@@ -92,7 +92,7 @@ class Report:
         import uuid  # only for observed calls
 
         self.call = call
-        self.current = call  # the model being tried (fallbacks replace it)
+        self.current = call  # the model being tried (the attempt loop sets each fallback)
         self.sinks = sinks
         self.call_id = str(uuid.uuid4())
         self.start_time = time.time()
@@ -117,7 +117,6 @@ class Report:
     # Each sink is called through _tell: a sink's bug is logged, never the call's failure.
 
     def attempt(self, call: Call, attempt: int, request: HttpRequest) -> None:
-        self.current = call
         for sink in self.sinks:
             _tell(sink.attempt, self, call, attempt, request)
 

@@ -175,6 +175,18 @@ def _capture_content() -> bool:
     return os.environ.get(_CAPTURE_ENV, "").strip().lower() in _CAPTURE_ON
 
 
+def _call_attributes(call: Call) -> dict[str, Any]:
+    """Operation, provider, requested model and server: a span's at its start (what
+    samplers see), every metric's."""
+    attributes: dict[str, Any] = {
+        ga.OPERATION: "chat",
+        ga.PROVIDER: ga.provider_name(call.provider.spec.name),
+        ga.REQUEST_MODEL: call.payload.model,
+    }
+    attributes.update(ga.server_attributes(call.creds.base_url))
+    return attributes
+
+
 def _meta(call: Call) -> ResponseMetadata | None:
     # A Call gets its metadata when the attempt loop first runs it: a call stopped before
     # (e.g. cancelled while resolving credentials) has none.
@@ -208,12 +220,7 @@ class _CallSpan:
         model = call.payload.model
         # The attributes samplers may look at are given at creation (the conventions ask
         # for operation, provider, model and server there).
-        attributes: dict[str, Any] = {
-            ga.OPERATION: "chat",
-            ga.PROVIDER: ga.provider_name(call.provider.spec.name),
-            ga.REQUEST_MODEL: model,
-        }
-        attributes.update(ga.server_attributes(call.creds.base_url))
+        attributes = _call_attributes(call)
         # No context argument: the parent is the caller's current span. The span is never
         # made current (a stream may end in another task), so no context is attached.
         span = telemetry.tracer.start_span(
@@ -381,12 +388,7 @@ class _CallSpan:
     ) -> None:
         """The call's metrics, with the attributes of the model that answered (or was last
         tried): its tokens and latency are that model's."""
-        attributes: dict[str, Any] = {
-            ga.OPERATION: "chat",
-            ga.PROVIDER: ga.provider_name(call.provider.spec.name),
-            ga.REQUEST_MODEL: call.payload.model,
-        }
-        attributes.update(ga.server_attributes(call.creds.base_url))
+        attributes = _call_attributes(call)
         if served:
             attributes[ga.RESPONSE_MODEL] = served
         telemetry = self._telemetry
