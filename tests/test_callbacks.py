@@ -579,7 +579,7 @@ async def test_concurrent_flushes_all_return(sim: Simulator) -> None:
                         flushed.append(i)
 
                     tg.start_soon(flush)
-                await anyio.sleep(0.05)
+                await anyio.wait_all_tasks_blocked()
                 assert flushed == []  # the callback still waits
                 release.set()
     assert sorted(flushed) == [0, 1, 2]
