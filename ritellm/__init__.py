@@ -49,12 +49,15 @@ from ._fanout import (
 from ._metadata import Latency, ResponseMetadata
 from ._observe import aflush_callbacks
 from ._observe._callbacks import CustomLogger
-from ._options import Timeout
+from ._options import Timeouts
 from ._providers import PROVIDERS
 from ._ratelimits import Limit, RateLimits
 from ._stream import AsyncCompletionStream
 from ._types import AttrDict, ModelResponse, ModelResponseStream
 from ._version import __version__
+
+# LiteLLM's name for its timeout exception: `except ritellm.Timeout:` catches every timeout.
+Timeout = APITimeoutError
 
 # LiteLLM's callback registries, read at every call (assign a new list or append to it):
 # functions fn(kwargs, completion_response, start_time, end_time), and CustomLogger objects.
@@ -98,6 +101,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StreamError",
     "Timeout",
+    "Timeouts",
     "UnknownProviderError",
     "UnprocessableEntityError",
     "__version__",

@@ -26,7 +26,7 @@ from ._checks import (
 )
 from ._errors import APIError, ParameterError, ParameterTypeError, scrub_secret
 from ._metadata import ResponseMetadata
-from ._options import RetryPolicy, Timeout
+from ._options import RetryPolicy, Timeouts
 from ._providers import Provider, get_provider, resolve
 from ._types import CompletionRequest, Credentials, HttpRequest, Media
 
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
         api_base: str | None
         api_key: str | None
         additional_params: str | Mapping[str, Any] | None
-        timeout: float | Timeout | None
+        timeout: float | Timeouts | None
         logger_fn: LoggerFn | None
         num_retries: int | None
         max_retries: int | None
@@ -147,7 +147,7 @@ class Defaults:
 
     api_key: str | None = attrs.field(default=None, repr=False)
     base_url: str | None = None
-    timeout: float | Timeout | None = None
+    timeout: float | Timeouts | None = None
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     # The largest streamed event (or SSE line) a decoder accepts.
     max_event_bytes: int = 1 << 20
@@ -190,7 +190,7 @@ class Call:
         payload: CompletionRequest,
         creds: Credentials,
         extra_headers: list[tuple[bytes, bytes]],
-        timeout: Timeout,
+        timeout: Timeouts,
         retry: RetryPolicy,
         logger_fn: LoggerFn | None,
         proxy: str | None = None,
@@ -385,7 +385,7 @@ def prepare(
         else attrs.evolve(defaults.retry, max_retries=retries)
     )
     timeout = options.get("timeout")
-    timeout_value = Timeout.coerce(defaults.timeout if timeout is None else timeout, stream=stream)
+    timeout_value = Timeouts.coerce(defaults.timeout if timeout is None else timeout, stream=stream)
 
     spec, model_id = resolve(model)
     provider = get_provider(spec)

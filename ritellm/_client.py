@@ -21,7 +21,7 @@ from ._checks import check_number, check_retries, redact_url
 from ._errors import ParameterError, ParameterTypeError
 from ._observe import start
 from ._observe._callbacks import check_loggers
-from ._options import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeout
+from ._options import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeouts
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
 
@@ -57,9 +57,9 @@ class AsyncClient:
     Args:
         api_key, base_url: defaults for every call (per-call arguments win; then the
             provider's environment variables).
-        timeout: default ``timeout=`` for calls (a number or :class:`Timeout`).
+        timeout: default ``timeout=`` for calls (a number or :class:`Timeouts`).
         num_retries: default retries per call (``max_retries`` is an alias).
-        max_connections: pool size per event loop; calls beyond it wait (``Timeout.pool``).
+        max_connections: pool size per event loop; calls beyond it wait (``Timeouts.pool``).
         max_idle_connections: keep-alive connections kept open for reuse, at most, per
             event loop (default 128; 0 closes every connection after its response).
         keepalive_expiry: seconds an idle connection is kept for reuse.
@@ -88,7 +88,7 @@ class AsyncClient:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: float | Timeouts | None = None,
         num_retries: int | None = None,
         max_retries: int | None = None,
         max_connections: int = 256,
@@ -126,7 +126,7 @@ class AsyncClient:
             from ._transport._proxy import parse_proxy
 
             parse_proxy(proxy, "proxy=")
-        Timeout.coerce(timeout, stream=False)  # validate now, not at the first call
+        Timeouts.coerce(timeout, stream=False)  # validate now, not at the first call
         self._callbacks: Sequence[CustomLogger] = (
             () if callbacks is None else check_loggers(callbacks, "callbacks")
         )
@@ -322,7 +322,7 @@ async def acompletion(
 
             - ``base_url`` (alias ``api_base``), ``api_key``: default from the provider's
               environment variables; no key is required with a custom ``base_url``.
-            - ``timeout``: seconds or a :class:`Timeout`. A number bounds the whole call
+            - ``timeout``: seconds or a :class:`Timeouts`. A number bounds the whole call
               (retries included) without streaming, and the wait for the first chunk and
               for each next one with streaming.
             - ``num_retries`` (alias ``max_retries``): retries for connection errors, 408,

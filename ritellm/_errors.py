@@ -186,7 +186,25 @@ class APIConnectionError(APIError):
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
-    """A ritellm timeout fired (connect, read, write, pool or total) or the server sent 408."""
+    """A ritellm timeout fired (connect, read, write, pool or total) or the server sent 408.
+
+    Also exported as ``ritellm.Timeout``, LiteLLM's name for its timeout exception, so that
+    ``except ritellm.Timeout:`` works as it does there.
+    """
+
+    def __init__(self, message: str = "Request timed out.", **kwargs: Any) -> None:
+        if phases := sorted(kwargs.keys() & _TIMEOUT_PHASES):
+            # `timeout=ritellm.Timeout(read=30)`: in LiteLLM (and here) Timeout is the
+            # exception; say so now instead of "unexpected keyword argument 'read'".
+            raise ParameterTypeError(
+                f"ritellm.Timeout is the timeout exception (as in LiteLLM), not a "
+                f"configuration: for per-phase timeouts pass "
+                f"timeout=ritellm.Timeouts({', '.join(f'{p}=...' for p in phases)})"
+            )
+        super().__init__(message, **kwargs)
+
+
+_TIMEOUT_PHASES = frozenset({"connect", "read", "write", "pool", "total"})
 
 
 class APIResponseValidationError(APIError):

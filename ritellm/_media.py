@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 
 from ._errors import APIError, ImageFetchError, ParameterError
-from ._options import Timeout
+from ._options import Timeouts
 from ._types import HttpRequest, Media
 from ._version import __version__
 
@@ -34,7 +34,7 @@ _HEADERS = [(b"Accept", b"image/*,*/*;q=0.8"), (b"User-Agent", f"ritellm/{__vers
 
 
 async def fetch_media(
-    urls: tuple[str, ...], transport: Transport, timeout: Timeout, *, proxy: str | None = None
+    urls: tuple[str, ...], transport: Transport, timeout: Timeouts, *, proxy: str | None = None
 ) -> dict[str, Media]:
     """Fetch every URL concurrently; the first failure cancels the rest and is raised.
 
@@ -77,7 +77,7 @@ def _shown(url: str) -> str:
     return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
-async def _fetch(url: str, transport: Transport, timeout: Timeout, proxy: str | None) -> Media:
+async def _fetch(url: str, transport: Transport, timeout: Timeouts, proxy: str | None) -> Media:
     where = _shown(url)
     target = url
     for _ in range(_MAX_REDIRECTS + 1):

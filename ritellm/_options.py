@@ -10,9 +10,9 @@ from typing import Any
 
 import attrs
 
-from ._errors import ParameterError, ParameterTypeError
+from ._errors import APITimeoutError, ParameterError, ParameterTypeError
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "RetryPolicy", "Timeout"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "RetryPolicy", "Timeouts"]
 
 # The largest response body read whole (a JSON answer or an error), decompressed: far above
 # any chat completion, far below what would hurt a process.
@@ -24,15 +24,15 @@ def _check_seconds(_: object, attribute: attrs.Attribute[Any], value: Any) -> No
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParameterTypeError(
-            f"Timeout.{attribute.name} must be a number of seconds or None, "
+            f"Timeouts.{attribute.name} must be a number of seconds or None, "
             f"not {type(value).__name__}"
         )
     if not value > 0 or math.isnan(value):
-        raise ParameterError(f"Timeout.{attribute.name} must be > 0 seconds, got {value!r}")
+        raise ParameterError(f"Timeouts.{attribute.name} must be > 0 seconds, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
-class Timeout:
+class Timeouts:
     """Per-phase timeouts in seconds (None = no limit).
 
     ``connect``: TCP + TLS handshake. ``write``: sending the request. ``read``: waiting for
@@ -48,19 +48,24 @@ class Timeout:
     total: float | None = attrs.field(default=None, validator=_check_seconds)
 
     @classmethod
-    def coerce(cls, value: object, *, stream: bool) -> Timeout:
-        """Turn ``timeout=`` into a Timeout.
+    def coerce(cls, value: object, *, stream: bool) -> Timeouts:
+        """Turn ``timeout=`` into a Timeouts.
 
         A number bounds the whole call for a non-streaming request (retries included) and,
         for a stream, the wait for the headers and for each next chunk.
         """
         if value is None:
             return DEFAULT_TIMEOUT
-        if isinstance(value, Timeout):
+        if isinstance(value, Timeouts):
             return value
+        if value is APITimeoutError or isinstance(value, APITimeoutError):
+            raise ParameterTypeError(
+                "timeout=ritellm.Timeout: ritellm.Timeout is the timeout exception (as in "
+                "LiteLLM); pass seconds or ritellm.Timeouts(connect=..., read=..., ...)"
+            )
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ParameterTypeError(
-                "timeout must be a number of seconds, a ritellm.Timeout or None, "
+                "timeout must be a number of seconds, a ritellm.Timeouts or None, "
                 f"not {type(value).__name__}"
             )
         seconds = float(value)
@@ -71,7 +76,7 @@ class Timeout:
         return cls(connect=seconds, read=seconds, write=seconds, pool=seconds, total=seconds)
 
 
-DEFAULT_TIMEOUT = Timeout()
+DEFAULT_TIMEOUT = Timeouts()
 
 
 @attrs.frozen(kw_only=True)

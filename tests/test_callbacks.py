@@ -551,7 +551,7 @@ async def test_a_stream_cut_short_while_draining_is_reported_as_it_ended(rec: Re
                     MSGS,
                     base_url=f"http://127.0.0.1:{port}/v1",
                     stream=True,
-                    timeout=ritellm.Timeout(total=0.03),
+                    timeout=ritellm.Timeouts(total=0.03),
                     num_retries=0,
                 )
             await ritellm.aflush_callbacks()

@@ -337,7 +337,7 @@ async def test_an_image_server_that_never_answers_times_out(
 ) -> None:
     url = images.url("/stall.png")
     with anyio.fail_after(10), pytest.raises(ritellm.ImageFetchError) as info:
-        await client.acompletion(MODEL, ask(url), timeout=ritellm.Timeout(read=0.3))
+        await client.acompletion(MODEL, ask(url), timeout=ritellm.Timeouts(read=0.3))
     assert info.value.message == f"Could not fetch image {url}: no complete answer within 0.3s"
     assert sim.requests == []
     await closed(client, images)

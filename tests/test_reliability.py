@@ -106,10 +106,12 @@ async def test_transport_faults_are_typed_and_retried(
 ) -> None:
     sim.script(reply, reply)
     with anyio.fail_after(10), pytest.raises(error) as info:
-        await client.acompletion("gpt-4o", MSGS, num_retries=1, timeout=ritellm.Timeout(read=0.2))
+        await client.acompletion("gpt-4o", MSGS, num_retries=1, timeout=ritellm.Timeouts(read=0.2))
     assert len(sim.requests) == 2  # retried once: nothing was answered
     # Never the HTTP library's own exception; its cause stays chained for debugging.
     assert type(info.value).__module__ == "ritellm._errors"
+    # LiteLLM's `except ritellm.Timeout:` catches exactly the timeouts.
+    assert isinstance(info.value, ritellm.Timeout) == (error is ritellm.APITimeoutError)
     if not isinstance(info.value, ritellm.APITimeoutError):  # (timeouts are ritellm's own)
         assert info.value.__cause__ is not None
     # And after all that, the next call works.
@@ -149,7 +151,7 @@ async def test_connect_timeout(client: ritellm.AsyncClient) -> None:
                     MSGS,
                     base_url=f"http://127.0.0.1:{port}/v1",
                     num_retries=0,
-                    timeout=ritellm.Timeout(connect=0.2),
+                    timeout=ritellm.Timeouts(connect=0.2),
                 )
         finally:
             for f in fillers:
@@ -294,7 +296,7 @@ async def test_float_timeout_bounds_the_whole_call_including_retries(
 async def test_total_timeout_fires_mid_attempt(sim: Simulator, client: ritellm.AsyncClient) -> None:
     sim.script(Reply(latency=5))
     with anyio.fail_after(5), pytest.raises(ritellm.APITimeoutError, match="total timeout"):
-        await client.acompletion("gpt-4o", MSGS, timeout=ritellm.Timeout(total=0.2))
+        await client.acompletion("gpt-4o", MSGS, timeout=ritellm.Timeouts(total=0.2))
 
 
 async def test_pool_timeout(sim: Simulator) -> None:
@@ -303,7 +305,7 @@ async def test_pool_timeout(sim: Simulator) -> None:
         holder = await c.acompletion("gpt-4o", MSGS, stream=True)
         async with holder:
             with anyio.fail_after(5), pytest.raises(ritellm.APITimeoutError, match="pool"):
-                await c.acompletion("gpt-4o", MSGS, timeout=ritellm.Timeout(pool=0.1))
+                await c.acompletion("gpt-4o", MSGS, timeout=ritellm.Timeouts(pool=0.1))
         r = await c.acompletion("gpt-4o", MSGS)  # the slot came back
         assert r.choices[0].message.content
 

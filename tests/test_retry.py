@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 import ritellm
-from ritellm._options import DEFAULT_TIMEOUT, RetryPolicy, Timeout
+from ritellm._options import DEFAULT_TIMEOUT, RetryPolicy, Timeouts
 from ritellm._retry import backoff, parse_retry_after, should_retry
 
 POLICY = RetryPolicy()
@@ -181,14 +181,14 @@ def test_retry_policy_defaults_match_openai_python() -> None:
     assert attrs.evolve(POLICY, max_retries=5).max_retries == 5
 
 
-# --- Timeout --------------------------------------------------------------------------------
+# --- Timeouts --------------------------------------------------------------------------------
 
 
 def test_timeout_defaults() -> None:
-    t = Timeout()
+    t = Timeouts()
     assert (t.connect, t.read, t.write, t.pool, t.total) == (5.0, 600.0, 600.0, 600.0, None)
     assert t == DEFAULT_TIMEOUT
-    assert ritellm.Timeout is Timeout
+    assert ritellm.Timeouts is Timeouts
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         t.read = 1.0  # type: ignore[misc]
 
@@ -197,8 +197,8 @@ def test_timeout_defaults() -> None:
 @pytest.mark.parametrize("value", [-1, -0.5, 0, 0.0, math.nan])
 def test_timeout_rejects_non_positive(field: str, value: float) -> None:
     with pytest.raises(ritellm.ParameterError) as info:
-        Timeout(**{field: value})
-    assert str(info.value) == f"Timeout.{field} must be > 0 seconds, got {value!r}"
+        Timeouts(**{field: value})
+    assert str(info.value) == f"Timeouts.{field} must be > 0 seconds, got {value!r}"
     assert isinstance(info.value, ValueError)
 
 
@@ -208,45 +208,45 @@ def test_timeout_rejects_non_positive(field: str, value: float) -> None:
 )
 def test_timeout_rejects_wrong_types(field: str, value: object, type_name: str) -> None:
     with pytest.raises(ritellm.ParameterTypeError) as info:
-        Timeout(**{field: value})  # type: ignore[arg-type]
+        Timeouts(**{field: value})  # type: ignore[arg-type]
     assert str(info.value) == (
-        f"Timeout.{field} must be a number of seconds or None, not {type_name}"
+        f"Timeouts.{field} must be a number of seconds or None, not {type_name}"
     )
     assert isinstance(info.value, TypeError)
 
 
 def test_timeout_accepts_ints_floats_and_none() -> None:
-    t = Timeout(connect=1, read=2.5, write=None, pool=None, total=30)
+    t = Timeouts(connect=1, read=2.5, write=None, pool=None, total=30)
     assert (t.connect, t.read, t.write, t.pool, t.total) == (1, 2.5, None, None, 30)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_coerce_none_and_instances(stream: bool) -> None:
-    assert Timeout.coerce(None, stream=stream) is DEFAULT_TIMEOUT
-    custom = Timeout(read=3.0)
-    assert Timeout.coerce(custom, stream=stream) is custom
+    assert Timeouts.coerce(None, stream=stream) is DEFAULT_TIMEOUT
+    custom = Timeouts(read=3.0)
+    assert Timeouts.coerce(custom, stream=stream) is custom
 
 
 @pytest.mark.parametrize("value", [30, 30.0])
 def test_coerce_number_non_stream_bounds_the_whole_call(value: float) -> None:
-    t = Timeout.coerce(value, stream=False)
-    assert t == Timeout(connect=30.0, read=30.0, write=30.0, pool=30.0, total=30.0)
+    t = Timeouts.coerce(value, stream=False)
+    assert t == Timeouts(connect=30.0, read=30.0, write=30.0, pool=30.0, total=30.0)
     assert isinstance(t.total, float)
 
 
 @pytest.mark.parametrize("value", [30, 30.0])
 def test_coerce_number_stream_bounds_each_read(value: float) -> None:
-    t = Timeout.coerce(value, stream=True)
-    assert t == Timeout(connect=30.0, read=30.0, write=30.0, pool=30.0, total=None)
+    t = Timeouts.coerce(value, stream=True)
+    assert t == Timeouts(connect=30.0, read=30.0, write=30.0, pool=30.0, total=None)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize(("value", "type_name"), [(True, "bool"), ("30", "str"), ({}, "dict")])
 def test_coerce_rejects_wrong_types(stream: bool, value: object, type_name: str) -> None:
     with pytest.raises(ritellm.ParameterTypeError) as info:
-        Timeout.coerce(value, stream=stream)
+        Timeouts.coerce(value, stream=stream)
     assert str(info.value) == (
-        f"timeout must be a number of seconds, a ritellm.Timeout or None, not {type_name}"
+        f"timeout must be a number of seconds, a ritellm.Timeouts or None, not {type_name}"
     )
 
 
@@ -254,4 +254,40 @@ def test_coerce_rejects_wrong_types(stream: bool, value: object, type_name: str)
 @pytest.mark.parametrize("value", [-1, 0, -0.5, math.nan])
 def test_coerce_rejects_non_positive(stream: bool, value: float) -> None:
     with pytest.raises(ritellm.ParameterError, match="must be > 0 seconds"):
-        Timeout.coerce(value, stream=stream)
+        Timeouts.coerce(value, stream=stream)
+
+
+# --- ritellm.Timeout is LiteLLM's timeout exception ----------------------------------------
+
+
+def test_timeout_is_the_timeout_exception() -> None:
+    assert ritellm.Timeout is ritellm.APITimeoutError
+    assert issubclass(ritellm.Timeout, TimeoutError)
+    err = ritellm.Timeout()
+    assert str(err) == "Request timed out."
+    assert str(ritellm.Timeout("read timed out", model="gpt-4o")) == "gpt-4o: read timed out"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"read": 30}, "read=..."), ({"connect": 1, "total": 9}, "connect=..., total=...")],
+)
+def test_timeout_called_as_a_configuration_names_the_fix(
+    kwargs: dict[str, float], named: str
+) -> None:
+    with pytest.raises(ritellm.ParameterTypeError) as info:
+        ritellm.Timeout(**kwargs)
+    assert str(info.value) == (
+        "ritellm.Timeout is the timeout exception (as in LiteLLM), not a configuration: "
+        f"for per-phase timeouts pass timeout=ritellm.Timeouts({named})"
+    )
+
+
+@pytest.mark.parametrize("value", [ritellm.Timeout, ritellm.Timeout("30")])
+def test_coerce_rejects_the_timeout_exception_by_name(value: object) -> None:
+    with pytest.raises(ritellm.ParameterTypeError) as info:
+        Timeouts.coerce(value, stream=False)
+    assert str(info.value) == (
+        "timeout=ritellm.Timeout: ritellm.Timeout is the timeout exception (as in LiteLLM); "
+        "pass seconds or ritellm.Timeouts(connect=..., read=..., ...)"
+    )

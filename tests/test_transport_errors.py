@@ -16,7 +16,7 @@ import anyio.abc
 import pytest
 
 import ritellm
-from ritellm._options import Timeout
+from ritellm._options import Timeouts
 from ritellm._types import HttpRequest
 from ritellm.testing import Reply, Simulator
 
@@ -99,7 +99,7 @@ async def test_invalid_http_is_bad_input_never_sent_nor_retried(
     request = HttpRequest(method=b"POST", url=sim.base_url + url_tail, headers=headers, body=b"{}")
     transport = client.transport()
     with pytest.raises(ritellm.ParameterError, match="Invalid HTTP request") as info:
-        await transport.send(request, Timeout())
+        await transport.send(request, Timeouts())
     assert named in str(info.value)
     assert "sk-secret" not in str(info.value)  # a value is never quoted: it may be a key
     assert sim.stats.total_connections == 0

@@ -26,7 +26,7 @@ from .._errors import (
     APIResponseValidationError,
     APITimeoutError,
 )
-from .._options import DEFAULT_MAX_RESPONSE_BYTES, Timeout
+from .._options import DEFAULT_MAX_RESPONSE_BYTES, Timeouts
 from .._types import HttpRequest
 from ._conn import Connection, ServerClosed, build_request
 from ._connect import open_connection, tls_context
@@ -154,7 +154,7 @@ class Transport:
     # -- sending -----------------------------------------------------------------------
 
     async def send(
-        self, request: HttpRequest, timeout: Timeout, proxy: str | None = None
+        self, request: HttpRequest, timeout: Timeouts, proxy: str | None = None
     ) -> Response:
         """Send ``request`` and return once the response headers have arrived.
 
@@ -184,8 +184,8 @@ class Transport:
         if self._graveyard:
             await self._bury()
         # The caller bounds sending and the wait for the response with one deadline per
-        # attempt (Timeout.read); a write timeout costs a timer per write, so it is set only
-        # when it is shorter, i.e. when it can matter. Connecting has its own (Timeout.connect).
+        # attempt (Timeouts.read); a write timeout costs a timer per write, so it is set only
+        # when it is shorter, i.e. when it can matter. Connecting has its own (Timeouts.connect).
         write = timeout.write
         if write is not None and timeout.read is not None and write >= timeout.read:
             write = None
