@@ -4,6 +4,7 @@ format (request bytes, completion parsing and the SSE stream decoder under every
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,15 +48,89 @@ def test_resolve(model: str, provider: str, model_id: str) -> None:
     assert got == model_id
 
 
-def test_resolve_unknown_prefix_lists_every_supported_prefix() -> None:
+KNOWN = (
+    "anthropic/, azure/, bedrock/, deepseek/, fireworks_ai/, gemini/, groq/, hosted_vllm/, "
+    "llamafile/, lm_studio/, mistral/, ollama/, ollama_chat/, openai/, openrouter/, perplexity/, "
+    "together_ai/, xai/"
+)
+
+
+def _compatible(rest: str, model: str) -> str:
+    return (
+        f" For an OpenAI-compatible server, pass model='openai/{rest}' with "
+        f"base_url='http://<host>/v1' (the server gets model '{rest}'; "
+        f"model='openai/{model}' would send '{model}')."
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            "nosuchhost/some-model",
+            "Unknown provider prefix 'nosuchhost' in model 'nosuchhost/some-model'. "
+            f"Supported prefixes: {KNOWN}." + _compatible("some-model", "nosuchhost/some-model"),
+        ),
+        (  # a typo: the close match first, then the same advice
+            "antropic/claude-3",
+            "Unknown provider prefix 'antropic' in model 'antropic/claude-3'. Did you mean "
+            f"'anthropic/claude-3'? Supported prefixes: {KNOWN}."
+            + _compatible("claude-3", "antropic/claude-3"),
+        ),
+        (  # prefixes are lower-case
+            "OpenAI/gpt-4o",
+            "Unknown provider prefix 'OpenAI' in model 'OpenAI/gpt-4o'. Did you mean "
+            f"'openai/gpt-4o'? Supported prefixes: {KNOWN}."
+            + _compatible("gpt-4o", "OpenAI/gpt-4o"),
+        ),
+        (  # a Hugging Face id: both forms are spelled out, the user knows which one it is
+            "Qwen/Qwen2.5-7B-Instruct",
+            "Unknown provider prefix 'Qwen' in model 'Qwen/Qwen2.5-7B-Instruct'. Supported "
+            f"prefixes: {KNOWN}." + _compatible("Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
+        ),
+        (  # LiteLLM's other prefix for Bedrock's Converse API
+            "bedrock_converse/anthropic.claude-3-haiku-20240307-v1:0",
+            "Unknown provider prefix 'bedrock_converse' in model "
+            "'bedrock_converse/anthropic.claude-3-haiku-20240307-v1:0'. Did you mean "
+            "'bedrock/anthropic.claude-3-haiku-20240307-v1:0'? Supported prefixes: "
+            f"{KNOWN}."
+            + _compatible(
+                "anthropic.claude-3-haiku-20240307-v1:0",
+                "bedrock_converse/anthropic.claude-3-haiku-20240307-v1:0",
+            ),
+        ),
+        (  # nothing after the prefix: no model to suggest
+            "foo/",
+            f"Unknown provider prefix 'foo' in model 'foo/'. Supported prefixes: {KNOWN}.",
+        ),
+    ],
+)
+def test_resolve_unknown_prefix_says_what_to_write(model: str, message: str) -> None:
     with pytest.raises(ritellm.UnknownProviderError) as info:
-        resolve("nosuchhost/some-model")
-    message = str(info.value)
-    assert "'nosuchhost'" in message
-    for name in PROVIDERS:
-        assert f"{name}/" in message, name
+        resolve(model)
+    assert str(info.value) == message
     assert isinstance(info.value, ritellm.ParameterError)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("model", ["cohere/command-r", "Qwen/Qwen2.5-7B-Instruct", "OpenAI/x"])
+def test_following_the_unknown_prefix_advice_sends_the_model_it_says(model: str) -> None:
+    """Every model='...' the message suggests resolves, and sends what the message says."""
+    with pytest.raises(ritellm.UnknownProviderError) as info:
+        resolve(model)
+    message = str(info.value)
+    advice = re.search(r"model='(openai/[^']+)' with .*?gets model '([^']+)'", message)
+    literal = re.search(r"model='(openai/[^']+)' would send '([^']+)'", message)
+    assert advice is not None
+    assert literal is not None
+    for suggested, sent in (advice.groups(), literal.groups()):
+        spec, model_id = resolve(suggested)
+        assert (spec.name, model_id) == ("openai", sent)
+    # base_url is what makes it another server: no OpenAI key is needed there.
+    spec, _ = resolve(advice.group(1))
+    got = resolve_credentials(spec, api_key=None, base_url="http://127.0.0.1:8000/v1", environ={})
+    assert got.api_key is None
+    assert got.base_url == "http://127.0.0.1:8000/v1"
 
 
 @pytest.mark.parametrize("model", ["openai/", "groq/"])

@@ -309,10 +309,15 @@ def _unknown_prefix(prefix: str, model: str, rest: str) -> str:
     known = ", ".join(f"{name}/" for name in sorted(PROVIDERS))
     close = difflib.get_close_matches(prefix.lower(), PROVIDERS, n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}/{rest}'?" if close else ""
+    message = f"Unknown provider prefix {prefix!r} in model {model!r}.{hint}"
+    if not rest:
+        return f"{message} Supported prefixes: {known}."
+    # Everything after the first '/' is the model id sent: 'openai/' + the whole string
+    # would send the unknown prefix too, so say which of the two forms sends what.
     return (
-        f"Unknown provider prefix {prefix!r} in model {model!r}.{hint} Supported prefixes: "
-        f"{known}. For another OpenAI-compatible server whose model is named {model!r}, use "
-        f"'openai/{model}' with base_url=..."
+        f"{message} Supported prefixes: {known}. For an OpenAI-compatible server, pass "
+        f"model={'openai/' + rest!r} with base_url='http://<host>/v1' (the server gets model "
+        f"{rest!r}; model={'openai/' + model!r} would send {model!r})."
     )
 
 
