@@ -47,6 +47,11 @@ def cost_per_token(
     Args:
         model: ``"provider/model"`` as passed to ``completion`` (``"azure/<deployment>"``,
             ``"bedrock/<modelId>"``), or a bare model name.
+        prompt_tokens: every input token, cache reads and writes included.
+        completion_tokens: every output token, reasoning included.
+        cache_read_input_tokens: the part of ``prompt_tokens`` read from a cache.
+        cache_creation_input_tokens: the part of ``prompt_tokens`` written to a cache.
+        reasoning_tokens: the part of ``completion_tokens`` spent reasoning.
         custom_llm_provider: the provider, when ``model`` does not name it.
 
     Returns:

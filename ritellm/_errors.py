@@ -190,6 +190,12 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 
     Also exported as ``ritellm.Timeout``, LiteLLM's name for its timeout exception, so that
     ``except ritellm.Timeout:`` works as it does there.
+
+    Args:
+        message: what timed out (default "Request timed out.").
+        **kwargs: the keyword arguments of :class:`APIError` (``status_code``, ``provider``,
+            ``model``, ...). A timeout phase (``read=``, ``connect=``, ...) raises
+            ParameterTypeError pointing to :class:`ritellm.Timeouts`, the configuration.
     """
 
     def __init__(self, message: str = "Request timed out.", **kwargs: Any) -> None:

@@ -25,14 +25,17 @@ _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 @attrs.define(kw_only=True)
 class Latency:
-    """Seconds since the call began (retries, backoff and fallbacks' own time included)."""
+    """Seconds since the call began (retries, backoff and fallbacks' own time included).
+
+    Attributes:
+        headers: until the response headers of the last attempt arrived.
+        first_chunk: streams: until the first chunk was decoded (what a user waits for).
+        total: until the whole answer was in: for a stream, its end (None while it is open).
+    """
 
     headers: float | None = None
-    """Until the response headers of the last attempt arrived."""
     first_chunk: float | None = None
-    """Streams: until the first chunk was decoded (what a user waits for)."""
     total: float | None = None
-    """Until the whole answer was in: for a stream, its end (None while it is open)."""
 
 
 @attrs.define(kw_only=True)
@@ -41,31 +44,38 @@ class ResponseMetadata:
     (complete once the stream ends) and ``error.response_metadata``.
 
     A call that fell back to another model reports the model that answered (each failed
-    model's error carries its own metadata).
+    model's error carries its own metadata). ritellm fills it in; the properties below
+    (``request_id``, ``retries``, ``rate_limits``, ``cost``) are computed from it.
+
+    Attributes:
+        provider: the provider prefix that was called (``"openai"``, ``"anthropic"``, ...).
+        model: the model string as requested (``"anthropic/claude-sonnet-4-5"``).
+        api_base: the base URL called, any password in it masked.
+        served_model: the model the provider says answered (``response.model``), when it
+            says.
+        status: the HTTP status of the last attempt (None: no response, e.g. a refused
+            connection).
+        headers: the last response's headers, lower-case names.
+        attempts: requests sent for this model (1 + retries).
+        latency: the call's :class:`Latency`.
+        usage: the normalised usage (OpenAI's shape): a streamed call's comes from its usage
+            chunk (``stream_options={"include_usage": True}``), None without one.
+        started: ``time.perf_counter()`` when the call began.
+        received_at: unix time when the last headers arrived (Anthropic's resets are
+            timestamps).
     """
 
     provider: str
-    """The provider prefix that was called (``"openai"``, ``"anthropic"``, ...)."""
     model: str
-    """The model string as requested (``"anthropic/claude-sonnet-4-5"``)."""
     api_base: str
-    """The base URL called, any password in it masked."""
     served_model: str | None = None
-    """The model the provider says answered (``response.model``), when it says."""
     status: int | None = None
-    """The HTTP status of the last attempt (None: no response, e.g. a refused connection)."""
     headers: Mapping[str, str] = attrs.field(default=_NO_HEADERS, repr=False)
-    """The last response's headers, lower-case names."""
     attempts: int = 0
-    """Requests sent for this model (1 + retries)."""
     latency: Latency = attrs.field(factory=Latency)
     usage: Any = None
-    """The normalised usage (OpenAI's shape): a streamed call's comes from its usage chunk
-    (``stream_options={"include_usage": True}``), None without one."""
     started: float = attrs.field(default=0.0, repr=False)
-    """``time.perf_counter()`` when the call began."""
     received_at: float = attrs.field(default=0.0, repr=False)
-    """Unix time when the last headers arrived (Anthropic's resets are timestamps)."""
     _cost: float | None = attrs.field(default=None, init=False, repr=False)
     _priced: bool = attrs.field(default=False, init=False, repr=False)  # _cost is computed
 
@@ -116,19 +126,27 @@ class ResponseMetadata:
     # -- filled in by the I/O layer ---------------------------------------------------------
 
     def responded(self, status: int, headers: Mapping[str, str]) -> None:
-        """An attempt got its response headers."""
+        """An attempt got its response headers: records ``status`` and ``headers`` (lower-case
+        names) and the time they arrived."""
         self.status = status
         self.headers = headers
         self.received_at = time.time()
         self.latency.headers = time.perf_counter() - self.started
 
     def first_chunk(self, model: object) -> None:
+        """A stream's first chunk was decoded; ``model`` is its ``model`` field (the served
+        model, if a non-empty string)."""
         self.latency.first_chunk = time.perf_counter() - self.started
         if isinstance(model, str) and model:
             self.served_model = model
 
     def finished(self, model: object = None, usage: Any = None) -> None:
-        """The whole answer is in (a response body, or a stream's end)."""
+        """The whole answer is in (a response body, or a stream's end).
+
+        Args:
+            model: the answer's ``model`` field: the served model, if a non-empty string.
+            usage: the answer's usage, if it has one.
+        """
         self.latency.total = time.perf_counter() - self.started
         if isinstance(model, str) and model:
             self.served_model = model

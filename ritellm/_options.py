@@ -51,8 +51,16 @@ class Timeouts:
     def coerce(cls, value: object, *, stream: bool) -> Timeouts:
         """Turn ``timeout=`` into a Timeouts.
 
-        A number bounds the whole call for a non-streaming request (retries included) and,
-        for a stream, the wait for the headers and for each next chunk.
+        Args:
+            value: the ``timeout=`` argument: None (the default Timeouts), a Timeouts, or a
+                number of seconds. A number bounds the whole call for a non-streaming
+                request (retries included) and, for a stream, the wait for the headers and
+                for each next chunk.
+            stream: whether the call streams.
+
+        Raises:
+            ParameterTypeError: any other type (``ritellm.Timeout``, the exception, named).
+            ParameterError: a number that is not > 0.
         """
         if value is None:
             return DEFAULT_TIMEOUT

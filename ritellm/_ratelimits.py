@@ -23,16 +23,18 @@ class Limit:
     it refills at ``(limit - level) / reset`` per second (60 RPM, 59 left: "1s"). The level
     is only known rounded down (``remaining``) and ``reset`` only to its resolution, hence
     two bounds.
+
+    Attributes:
+        limit: the bucket's size: the most it allows at once (OpenAI: per minute).
+        remaining: what is left right now.
+        reset: seconds until the bucket is full again (0: it is full).
+        resolution: how precise ``reset`` is, in seconds (a timestamp in whole seconds: 1).
     """
 
     limit: float
-    """The bucket's size: the most it allows at once (OpenAI: per minute)."""
     remaining: float
-    """What is left right now."""
     reset: float
-    """Seconds until the bucket is full again (0: it is full)."""
     resolution: float
-    """How precise ``reset`` is, in seconds (a timestamp in whole seconds: 1)."""
 
     def rate_floor(self, counted: bool = True) -> float | None:
         """At least this many per second: ``(limit - remaining - 1) / (reset + resolution)``
@@ -62,7 +64,12 @@ class Limit:
 
 @attrs.frozen
 class RateLimits:
-    """The request and token buckets stated by one response (None: not stated)."""
+    """The request and token buckets stated by one response.
+
+    Attributes:
+        requests: the requests bucket, None if not stated.
+        tokens: the tokens bucket, None if not stated.
+    """
 
     requests: Limit | None = None
     tokens: Limit | None = None

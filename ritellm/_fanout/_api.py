@@ -99,6 +99,12 @@ class CompletionResults:
     """
 
     def __init__(self, engine_args: dict[str, Any], buffer: int) -> None:
+        """Made by :func:`completions_as_completed`, not by callers.
+
+        Args:
+            engine_args: the checked fan-out, as keyword arguments of the engine.
+            buffer: how many finished items may wait for the consumer.
+        """
         self._engine_args = engine_args
         self._buffer = buffer
         self._group: anyio.abc.TaskGroup | None = None

@@ -36,20 +36,28 @@ MAX_RATE_LIMIT_RETRIES = 50
 
 @attrs.define
 class FanoutStats:
-    """Live counters of a fan-out, passed to a ``progress`` callback."""
+    """Live counters of a fan-out, passed to a ``progress`` callback.
+
+    Attributes:
+        total: requests in the fan-out.
+        done: requests that succeeded.
+        failed: requests that ended in an error.
+        retried: requests re-sent by the fan-out after a 429.
+        in_flight: requests being sent or answered right now.
+        concurrency: the current adaptive concurrency limit.
+        started_at: ``time.monotonic()`` when the fan-out started.
+        pace: requests per second admitted at most right now (rpm, the provider's stated
+            limit or the rate learned from its 429s); None while nothing paces.
+    """
 
     total: int = 0
     done: int = 0
     failed: int = 0
     retried: int = 0
-    """Requests re-sent by the fan-out after a 429."""
     in_flight: int = 0
     concurrency: int = 0
-    """The current adaptive concurrency limit."""
     started_at: float = attrs.field(factory=time.monotonic)
     pace: float | None = None
-    """Requests per second admitted at most right now (rpm, the provider's stated limit or
-    the rate learned from its 429s); None while nothing paces."""
 
 
 def estimate_tokens(call: Call) -> float:

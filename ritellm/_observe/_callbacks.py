@@ -46,43 +46,76 @@ class CustomLogger:
     """
 
     def log_pre_api_call(self, model: str, messages: Any, kwargs: dict[str, Any]) -> None:
-        """Before each attempt is sent (``kwargs["additional_args"]``: the request)."""
+        """Before each attempt is sent, retries included.
+
+        Args:
+            model: the model id, without the provider prefix.
+            messages: the call's messages, as passed.
+            kwargs: the call's details; ``kwargs["additional_args"]`` is the request as
+                sent, credentials masked.
+        """
 
     def log_stream_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
     ) -> None:
-        """Every streamed chunk (only if overridden)."""
+        """Every streamed chunk (called only if overridden).
+
+        Args:
+            kwargs: the call's details.
+            response_obj: the chunk.
+            start_time: when the call started.
+            end_time: when the chunk arrived.
+        """
 
     def log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
     ) -> None:
-        """The call succeeded; a stream once it ended, with the assembled response."""
+        """The call succeeded; a stream once it ended.
+
+        Args:
+            kwargs: the call's details (``response_cost``, ``response_metadata``, and a
+                stream's ``complete_streaming_response``).
+            response_obj: the response; for a stream, the assembled response.
+            start_time: when the call started.
+            end_time: when its answer ended.
+        """
 
     def log_failure_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
     ) -> None:
-        """The call failed (``kwargs["exception"]``), or was cancelled
-        (``kwargs["cancelled"]`` and a :class:`ritellm.CallCancelled`)."""
+        """The call failed, or was cancelled.
+
+        Args:
+            kwargs: the call's details: ``kwargs["exception"]`` is the error raised to the
+                caller, or a :class:`ritellm.CallCancelled` with ``kwargs["cancelled"]``.
+            response_obj: None (LiteLLM's signature).
+            start_time: when the call started.
+            end_time: when it failed.
+        """
 
     async def async_log_pre_api_call(
         self, model: str, messages: Any, kwargs: dict[str, Any]
     ) -> None:
-        """The async twin of :meth:`log_pre_api_call`."""
+        """The async twin of :meth:`log_pre_api_call`, with the same arguments
+        (model, messages, kwargs)."""
 
     async def async_log_stream_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
     ) -> None:
-        """The async twin of :meth:`log_stream_event`."""
+        """The async twin of :meth:`log_stream_event`, with the same arguments
+        (kwargs, response_obj, start_time, end_time)."""
 
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
     ) -> None:
-        """The async twin of :meth:`log_success_event`."""
+        """The async twin of :meth:`log_success_event`, with the same arguments
+        (kwargs, response_obj, start_time, end_time)."""
 
     async def async_log_failure_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: datetime, end_time: datetime
     ) -> None:
-        """The async twin of :meth:`log_failure_event`."""
+        """The async twin of :meth:`log_failure_event`, with the same arguments
+        (kwargs, response_obj, start_time, end_time)."""
 
 
 _EVENTS = ("pre_api_call", "stream_event", "success_event", "failure_event")

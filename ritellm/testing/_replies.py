@@ -86,86 +86,118 @@ def _fault(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 @attrs.frozen(kw_only=True)
 class Reply:
     """How the simulator answers one request: keyword-only, every field optional, each one
-    rendered in the format of the route that was called.
+    rendered in the format of the route that was called. Invalid values raise ValueError or
+    TypeError here.
 
     The ``*_after`` fields of stream faults count streamed events already sent (OpenAI: the
     role chunk is the first; Azure: the prompt-filter chunk; Anthropic: ``message_start``),
     e.g. ``stall_after=1`` goes silent right after the first event. How each fault looks on
     the wire is listed in the ``ritellm.testing`` module docstring.
+
+    Attributes:
+        content: assistant text. None: a short deterministic answer that echoes the last user
+            message (no text when there are ``tool_calls``).
+        chunk_size: characters per streamed chunk (content, reasoning and tool arguments).
+            None: word-ish tokens (each word with its trailing whitespace) for text, 8
+            characters for arguments.
+        delay: seconds between streamed events (for ``fault="drip"``: between single-byte
+            writes).
+        latency: seconds to wait before the response headers are sent.
+        status: the HTTP status (200-599); from 400 up the body is the format's error object.
+        headers: extra response headers (added after the simulator's own).
+        body: raw body override: a dict is JSON-encoded, str/bytes are sent as they are.
+        content_type: Content-Type for ``body`` (default ``application/json``) or the
+            ``html`` fault.
+        error_message: the error object's message (``status`` >= 400, ``stream_error``).
+        error_type: the error object's type.
+        error_code: the error object's code.
+        tool_calls: ``[{"name": ..., "arguments": "<json string>" or dict, "id": optional}]``.
+        finish_reason: sent verbatim as the format's finish/stop reason.
+        usage: replaces the format's usage object verbatim (OpenAI ``usage``, Anthropic
+            ``usage`` in the message and in ``message_start``/``message_delta``, Gemini
+            ``usageMetadata``).
+        model: the model the response reports (default: the request's; Azure: the
+            deployment).
+        fault: one of :data:`FAULTS` (``"reset"``, ``"stall"``, ``"truncate"``, ...), or None.
+        reset_after: ``reset``: response bytes (head included) written before the RST; a
+            shorter response is sent whole, then reset.
+        stall_after: ``stall``: events written before going silent (0: right after the
+            headers).
+        truncate_after: ``truncate``: events written before the body ends early.
+        malformed_after: ``malformed``: events written before the invalid one.
+        error_after: ``stream_error``: events written before the in-band error.
+        event_size: pad each streamed content event's text so the event is at least this
+            many bytes.
+        crlf: end SSE lines with CRLF instead of LF.
+        keepalive_comments: put a ``: keep-alive`` comment before every event after the
+            first.
+        split_data_lines: split each event's JSON over two ``data:`` lines.
+        extra_fields: add unknown fields (``obfuscation``, ``provider``, ``x_groq``) to bodies
+            and chunks.
+        role_chunk: OpenAI/Azure streams: send the initial ``{"role": "assistant"}`` delta.
+        canned: stream: write the whole body in one write (no per-event writes, ignores
+            ``delay``).
+        reasoning: thinking text, sent before the answer: an Anthropic ``thinking`` block
+            (with a deterministic signature), Gemini ``thought`` parts, OpenAI-shape
+            ``reasoning_content``.
+        cached_tokens: prompt tokens served from a cache, on top of the counted prompt
+            (Anthropic ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``,
+            OpenAI ``prompt_tokens_details.cached_tokens``).
+        cache_creation_tokens: Anthropic only: ``cache_creation_input_tokens``.
+        blocked: refuse the prompt: Gemini answers 200 with ``promptFeedback.blockReason``
+            set to this and no candidates; Azure/OpenAI a 400 ``content_filter`` error;
+            Anthropic ends with ``stop_reason: "refusal"``.
+        async_filter: Azure stream: content-filter results arrive in trailing annotation
+            chunks (choices without ``delta``, with ``content_filter_offsets``) instead of on
+            each content chunk.
     """
 
     content: str | None = attrs.field(default=None, validator=_opt_str)
-    """Assistant text. None: a short deterministic answer that echoes the last user message."""
     chunk_size: int | None = attrs.field(default=None, validator=_opt_pos_int)
-    """Characters per streamed chunk (content, reasoning and tool arguments). None: word-ish
-    tokens (each word with its trailing whitespace) for text, 8 characters for arguments."""
     delay: float = attrs.field(default=0.0, validator=_seconds)
-    """Seconds between streamed events (for ``fault="drip"``: between single-byte writes)."""
     latency: float = attrs.field(default=0.0, validator=_seconds)
-    """Seconds to wait before the response headers are sent."""
     status: int = attrs.field(default=200, validator=_status)
     headers: dict[str, str] = attrs.field(factory=dict, validator=_str_dict, hash=False)
-    """Extra response headers (added after the simulator's own)."""
     body: bytes | str | dict[str, Any] | None = attrs.field(
         default=None, validator=v.optional(v.instance_of((bytes, str, dict))), hash=False
     )
-    """Raw body override: a dict is JSON-encoded, str/bytes are sent as they are."""
     content_type: str | None = attrs.field(default=None, validator=_opt_str)
-    """Content-Type for ``body`` (default ``application/json``) or the ``html`` fault."""
     error_message: str | None = attrs.field(default=None, validator=_opt_str)
     error_type: str | None = attrs.field(default=None, validator=_opt_str)
     error_code: str | None = attrs.field(default=None, validator=_opt_str)
     tool_calls: list[dict[str, Any]] | None = attrs.field(
         default=None, validator=_tool_calls, hash=False
     )
-    """``[{"name": ..., "arguments": "<json string>" or dict, "id": optional}]``."""
     finish_reason: str | None = attrs.field(default=None, validator=_opt_str)
-    """Sent verbatim as the format's finish/stop reason."""
     usage: dict[str, Any] | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(dict)), hash=False
     )
-    """Replaces the format's usage object verbatim (OpenAI ``usage``, Anthropic ``usage`` in
-    the message and in ``message_start``/``message_delta``, Gemini ``usageMetadata``)."""
     model: str | None = attrs.field(default=None, validator=_opt_str)
-    """The model the response reports (default: the request's; Azure: the deployment)."""
     fault: Fault | None = attrs.field(default=None, validator=_fault)
     reset_after: int = attrs.field(default=0, validator=_count)
-    """``reset``: response bytes (head included) written before the RST; a shorter response
-    is sent whole, then reset."""
     stall_after: int = attrs.field(default=0, validator=_count)
-    """``stall``: events written before going silent (0: right after the headers)."""
     truncate_after: int = attrs.field(default=2, validator=_count)
     malformed_after: int = attrs.field(default=2, validator=_count)
     error_after: int = attrs.field(default=2, validator=_count)
     event_size: int | None = attrs.field(default=None, validator=_opt_pos_int)
-    """Pad each streamed content event's text so the event is at least this many bytes."""
     crlf: bool = attrs.field(default=False, validator=_flag)
     keepalive_comments: bool = attrs.field(default=False, validator=_flag)
     split_data_lines: bool = attrs.field(default=False, validator=_flag)
     extra_fields: bool = attrs.field(default=False, validator=_flag)
     role_chunk: bool = attrs.field(default=True, validator=_flag)
     canned: bool = attrs.field(default=False, validator=_flag)
-    """Stream: write the whole body in one write (no per-event writes, ignores ``delay``)."""
     reasoning: str | None = attrs.field(default=None, validator=_opt_str)
-    """Thinking text, sent before the answer: an Anthropic ``thinking`` block (with a
-    deterministic signature), Gemini ``thought`` parts, OpenAI-shape ``reasoning_content``."""
     cached_tokens: int = attrs.field(default=0, validator=_count)
-    """Prompt tokens served from a cache, on top of the counted prompt (Anthropic
-    ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``, OpenAI
-    ``prompt_tokens_details.cached_tokens``)."""
     cache_creation_tokens: int = attrs.field(default=0, validator=_count)
-    """Anthropic only: ``cache_creation_input_tokens``."""
     blocked: str | None = attrs.field(default=None, validator=_opt_str)
-    """Refuse the prompt: Gemini answers 200 with ``promptFeedback.blockReason`` set to this
-    and no candidates; Azure/OpenAI a 400 ``content_filter`` error; Anthropic ends with
-    ``stop_reason: "refusal"``."""
     async_filter: bool = attrs.field(default=False, validator=_flag)
-    """Azure stream: content-filter results arrive in trailing annotation chunks (choices
-    without ``delta``, with ``content_filter_offsets``) instead of on each content chunk."""
 
     @classmethod
     def from_json(cls, text: str) -> Reply:
         """Build a Reply from a JSON object of its fields (the ``x-ritellm-sim`` header).
+
+        Args:
+            text: the JSON text, e.g. ``'{"fault": "stall", "stall_after": 3}'``.
 
         Raises:
             ValueError: not a JSON object, an unknown field, or a field of the wrong type.
@@ -190,17 +222,23 @@ _FIELD_NAMES = frozenset(a.name for a in attrs.fields(Reply))
 
 @attrs.frozen(kw_only=True)
 class RecordedRequest:
-    """One request as the simulator received it."""
+    """One request as the simulator received it.
+
+    Attributes:
+        method: the HTTP method, e.g. ``POST``.
+        path: the request target without its query string, e.g. ``/v1/chat/completions``.
+        query: the query string, without the ``?`` (empty if none).
+        headers: lower-case names; repeated headers are joined with ``", "``.
+        body: the body's bytes.
+        json: the parsed JSON body, or None when the body is empty or not JSON.
+    """
 
     method: str
     path: str
-    """The request target without its query string, e.g. ``/v1/chat/completions``."""
     query: str
     headers: dict[str, str]
-    """Lower-case names; repeated headers are joined with ``", "``."""
     body: bytes
     json: Any
-    """The parsed JSON body, or None when the body is empty or not JSON."""
 
 
 class ReplyScript:

@@ -45,21 +45,22 @@ log = logging.getLogger("ritellm.testing")
 
 @attrs.define
 class SimulatorStats:
-    """Live counters, updated by the server as it works."""
+    """Live counters, updated by the server as it works: ``open_connections`` now and
+    ``total_connections`` ever accepted; ``requests`` received; ``in_flight``, requests read
+    and not yet fully answered (stalled answers count), and its peak ``max_in_flight``;
+    ``rate_limited``, 429s sent by the rate limiter (not scripted 429s)."""
 
     open_connections: int = 0
     total_connections: int = 0
     requests: int = 0
     in_flight: int = 0
-    """Requests read and not yet fully answered (stalled answers count)."""
     max_in_flight: int = 0
     rate_limited: int = 0
-    """429s sent by the rate limiter (not scripted 429s)."""
 
 
 class Simulator:
     """A local HTTP/1.1 server speaking OpenAI chat completions, Anthropic Messages, Google
-    Gemini and Azure OpenAI (routes in the ``ritellm.testing`` module docstring).
+    Gemini, Azure OpenAI, Ollama and Bedrock (routes in the ``ritellm.testing`` docstring).
 
     Use ``async with Simulator() as sim`` (or :meth:`start_in_thread` from blocking code).
     It binds ``host:port`` (port 0 picks a free one) and serves in a task group it owns;
@@ -203,7 +204,9 @@ class Simulator:
     ) -> Iterator[ThreadedSimulator]:
         """Run a simulator in a daemon thread (its own event loop) for blocking code.
 
-        Same arguments as :class:`Simulator`, plus ``backend`` ("asyncio" or "trio").
+        Same arguments as :class:`Simulator` (``host``, ``port``, ``api_key``, ``rate_limit``,
+        ``rate_burst``, ``rate_headers``, ``default``, ``latency``, ``record_requests``), plus
+        ``backend``, the thread's event loop ("asyncio" or "trio").
         Yields a :class:`ThreadedSimulator` with the same attributes; leaving the block stops
         the server and joins the thread.
         """

@@ -36,6 +36,8 @@ class ThreadedSimulator:
     """
 
     def __init__(self, simulator: Simulator, portal: BlockingPortal) -> None:
+        """Made by :meth:`Simulator.start_in_thread`: ``simulator`` is the running server
+        (also ``.simulator``), ``portal`` the blocking portal into its thread's loop."""
         self.simulator = simulator
         self._portal = portal
 
