@@ -24,8 +24,16 @@ from ._checks import (
     check_retries,
     redact_url,
 )
-from ._errors import APIError, ParameterError, ParameterTypeError, scrub_secret
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    ParameterError,
+    ParameterTypeError,
+    RiteLLMError,
+    scrub_secret,
+)
 from ._metadata import ResponseMetadata
+from ._mock import Mock, check_mock
 from ._options import RetryPolicy, Timeouts
 from ._providers import Provider, get_provider, resolve
 from ._types import CompletionRequest, Credentials, HttpRequest, Media
@@ -69,6 +77,8 @@ if TYPE_CHECKING:
         num_retries: int | None
         max_retries: int | None
         extra_headers: Mapping[str, str] | None
+        headers: Mapping[str, str] | None
+        mock_response: str | Mapping[str, Any] | Exception | None
         fallbacks: Sequence[str | Mapping[str, Any]] | None
         drop_params: bool
         api_version: str | None
@@ -127,12 +137,17 @@ _OPTIONS = frozenset(
         "num_retries",
         "max_retries",
         "extra_headers",
+        "headers",
         "fallbacks",
         "drop_params",
         "proxy",
         "metadata",
+        "mock_response",
     }
 )
+# The key a mocked call is prepared with when none is configured (LiteLLM's word for it):
+# nothing is sent, so no key is needed.
+_MOCK_KEY = "mock-key"
 
 _SECRET_HEADERS = frozenset(
     {b"authorization", b"api-key", b"x-api-key", b"x-goog-api-key", b"x-amz-security-token"}
@@ -170,6 +185,7 @@ class Call:
         "max_event_bytes",
         "media_urls",
         "meta",
+        "mock",
         "model",
         "payload",
         "provider",
@@ -196,6 +212,7 @@ class Call:
         proxy: str | None = None,
         max_event_bytes: int = 1 << 20,
         user_metadata: Mapping[str, Any] | None = None,
+        mock: Mock | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -211,6 +228,8 @@ class Call:
         self.max_event_bytes = max_event_bytes
         # The caller's metadata= (LiteLLM's): for callbacks, never sent.
         self.user_metadata = user_metadata
+        # mock_response=: the call answers this instead of sending anything (ritellm._mock).
+        self.mock = mock
         self.report = None
         self.fallbacks: list[Call] = []
         self.media_urls = provider.media_urls(payload)
@@ -359,6 +378,7 @@ def prepare(
     drop_params = options.get("drop_params", False)
     if not isinstance(drop_params, bool):
         raise ParameterTypeError(f"drop_params must be True or False, not {drop_params!r}")
+    mock = check_mock(options.get("mock_response"))
 
     body = check_additional(options.get("additional_params"))
     # The explicit arguments win: additional_params cannot replace them on the wire.
@@ -390,14 +410,24 @@ def prepare(
     spec, model_id = resolve(model)
     provider = get_provider(spec)
     credential_options = {name: body.pop(name, None) for name in provider.credential_params}
-    creds = provider.credentials(
-        api_key=api_key or defaults.api_key,
-        base_url=base_url or defaults.base_url,
-        options=credential_options,
-        environ=environ,
-    )
+    try:
+        creds = provider.credentials(
+            api_key=api_key or defaults.api_key,
+            base_url=base_url or defaults.base_url,
+            options=credential_options,
+            environ=environ,
+        )
+    except AuthenticationError:
+        if mock is None:
+            raise
+        # A mock sends nothing: it needs no key (everything else is checked as usual).
+        creds = provider.credentials(
+            api_key=_MOCK_KEY,
+            base_url=base_url or defaults.base_url,
+            options=credential_options,
+            environ=environ,
+        )
     check_key(creds.api_key)
-    extra = options.get("extra_headers")
     call = Call(
         provider=provider,
         model=model,
@@ -409,19 +439,44 @@ def prepare(
             drop_params=drop_params,
         ),
         creds=creds,
-        extra_headers=check_headers(extra) if extra else [],
+        extra_headers=_headers(options.get("headers"), options.get("extra_headers")),
         timeout=timeout_value,
         retry=retry,
         logger_fn=logger_fn,
         proxy=proxy,
         max_event_bytes=defaults.max_event_bytes,
         user_metadata=metadata,
+        mock=mock,
     )
     fallbacks = options.get("fallbacks")
     if fallbacks is not None:
         rest = {k: v for k, v in kwargs.items() if k != "fallbacks"}
         call.fallbacks = _fallbacks(fallbacks, model, messages, stream, rest, defaults, environ)
+        if any((fallback.mock is None) != (mock is None) for fallback in call.fallbacks):
+            # A mocked model falls back only to mocks, and a real one only to real calls:
+            # a mock never hides a request, and a fallback never sends one a mock skipped.
+            raise ParameterError(
+                "mock_response: either every model of the call is mocked or none is (the "
+                "fallbacks inherit the call's mock_response; a fallback dict may give its own, "
+                "but not None, nor one when the call itself has none)"
+            )
     return call
+
+
+def _headers(headers: object, extra: object) -> list[tuple[bytes, bytes]]:
+    """``headers`` (LiteLLM's alias) and ``extra_headers`` merged, as wire-ready pairs.
+    Where both name a header (in any case), ``extra_headers`` wins, as in LiteLLM."""
+    merged = check_headers(extra) if extra else []
+    if headers:
+        try:
+            plain = check_headers(headers)
+        except RiteLLMError as exc:
+            # check_headers names the argument extra_headers: this one is headers.
+            text = str(exc).replace("extra_headers", "headers", 1)
+            raise type(exc)(text) from None
+        given = {name.lower() for name, _ in merged}
+        merged = [(n, v) for n, v in plain if n.lower() not in given] + merged
+    return merged
 
 
 def _fallbacks(

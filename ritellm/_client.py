@@ -229,7 +229,18 @@ class AsyncClient:
     async def acompletion(
         self, model: str, messages: Messages, *, stream: bool = False, **kwargs: Any
     ) -> ModelResponse | AsyncCompletionStream:
-        """Create a chat completion; see :func:`ritellm.acompletion`."""
+        """Create a chat completion with this client's pools and defaults.
+
+        Args:
+            model, messages, stream, **kwargs: as for :func:`ritellm.acompletion` (per-call
+                arguments win over the client's defaults).
+
+        Returns:
+            A :class:`ModelResponse`, or with ``stream=True`` an :class:`AsyncCompletionStream`.
+
+        Raises:
+            The errors of :func:`ritellm.acompletion`.
+        """
         return await self._run(self._prepare(model, messages, stream, kwargs))
 
     def _prepare(
@@ -256,9 +267,14 @@ class AsyncClient:
         report: Report | Literal["new"] | None = "new",
     ) -> ModelResponse | AsyncCompletionStream:
         """Run a prepared call; ``report``: the fan-out's, kept across its re-sends."""
-        transport = self.transport()
         if report == "new":
             report = self._observe(call)
+        if call.mock is not None:
+            # mock_response=: answered here, without a pool or a connection.
+            from ._mock_run import run_mock
+
+            return await run_mock(call, report, fanout=observer is not None)
+        transport = self.transport()
         return await run(call, transport, self._rng.random, observer=observer, report=report)
 
 
@@ -329,7 +345,14 @@ async def acompletion(
               409, 429 and 5xx (default 2).
             - ``fallbacks``: models (or dicts of arguments) to try in order when this one
               is unavailable (rate limits, 5xx, connection errors, unknown model).
-            - ``extra_headers``: extra HTTP request headers.
+            - ``extra_headers`` (alias ``headers``, LiteLLM's): extra HTTP request
+              headers. Both may be given: they are merged, and where both name a header
+              (in any case) ``extra_headers`` wins, as in LiteLLM.
+            - ``mock_response``: answer without calling the provider (no I/O, no key
+              needed; arguments are still validated): a str is the answer's text, a dict a
+              whole chat.completion, an exception instance is raised (never retried;
+              fallbacks are tried as for a real failure). With ``stream=True`` the text is
+              streamed in word-sized chunks. Callbacks see a mocked call as a real one.
             - ``proxy``: an HTTP proxy URL for this call (``http://user:pass@host:port``),
               instead of the client's proxy settings (see ``AsyncClient``).
             - ``additional_params``: extra body fields as a JSON-object string or a dict;
