@@ -12,7 +12,15 @@ Re-exports only; the public API is exactly ``__all__`` plus ``ritellm.sse`` and
 from typing import Any
 
 from ._assemble import stream_chunk_builder
-from ._blocking import CompletionStream, batch_completion, completion, flush_callbacks
+from ._batch import (
+    abatch_completion,
+    abatch_completion_models,
+    abatch_completion_models_all_responses,
+    batch_completion,
+    batch_completion_models,
+    batch_completion_models_all_responses,
+)
+from ._blocking import CompletionStream, completion, flush_callbacks
 from ._client import AsyncClient, acompletion
 from ._cost import completion_cost, cost_per_token, register_model
 from ._errors import (
@@ -105,9 +113,14 @@ __all__ = [
     "UnknownProviderError",
     "UnprocessableEntityError",
     "__version__",
+    "abatch_completion",
+    "abatch_completion_models",
+    "abatch_completion_models_all_responses",
     "acompletion",
     "aflush_callbacks",
     "batch_completion",
+    "batch_completion_models",
+    "batch_completion_models_all_responses",
     "callbacks",
     "completion",
     "completion_cost",
