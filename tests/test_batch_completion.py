@@ -1,0 +1,502 @@
+"""LiteLLM's batch family over the real transport: batch_completion (one model, many
+conversations, errors in their slots), batch_completion_models (first success wins, the rest
+cancelled), batch_completion_models_all_responses (every answer in model order), their async
+twins on both loops, the blocking ones from plain threads, and Ctrl-C."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from typing import Any
+
+import anyio
+import pytest
+
+import ritellm
+from ritellm.testing import Reply, Simulator, ThreadedSimulator
+from tests.helpers import assert_pool_clean
+
+pytestmark = pytest.mark.timeout(60)
+
+MODEL = "openai/gpt-4o-mini"
+ECHO = "Hello from the ritellm simulator! You said: "
+
+
+def conversations(n: int) -> list[list[dict[str, str]]]:
+    return [[{"role": "user", "content": f"q{i}"}] for i in range(n)]
+
+
+def said(r: Any) -> str:
+    """The last word of the simulator's echo: which conversation was answered."""
+    return str(r.choices[0].message.content).rsplit(" ", 1)[-1]
+
+
+def sim_header(**reply: Any) -> dict[str, str]:
+    """Per-request simulator behaviour, chosen by header."""
+    return {"x-ritellm-sim": json.dumps(reply)}
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[ritellm.AsyncClient]:
+    async with ritellm.AsyncClient(base_url=sim.base_url) as c:
+        yield c
+        assert_pool_clean(c)
+
+
+@pytest.fixture
+def tsim() -> Iterator[ThreadedSimulator]:
+    with Simulator.start_in_thread() as simulator:
+        yield simulator
+
+
+def test_signatures_match_their_async_twins() -> None:
+    for name in (
+        "batch_completion",
+        "batch_completion_models",
+        "batch_completion_models_all_responses",
+    ):
+        sync = inspect.signature(getattr(ritellm, name))
+        coro = inspect.signature(getattr(ritellm, "a" + name))
+        assert sync.parameters == coro.parameters, name
+        assert inspect.iscoroutinefunction(getattr(ritellm, "a" + name))
+
+
+# -- batch_completion ---------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_results_in_input_order(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    with anyio.fail_after(10):
+        results = await ritellm.abatch_completion(
+            MODEL, conversations(8), client=client, max_tokens=50
+        )
+    assert [said(r) for r in results] == [f"q{i}" for i in range(8)]
+    assert all(isinstance(r, ritellm.ModelResponse) for r in results)
+    assert all(r.json["max_tokens"] == 50 for r in sim.requests)  # the same parameters
+
+
+@pytest.mark.anyio
+async def test_a_failure_stays_in_its_slot(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    # One at a time: the script's replies meet the requests in input order.
+    sim.script(Reply(), Reply(status=400, error_message="bad prompt 1"), Reply())
+    with anyio.fail_after(10):
+        results = await ritellm.abatch_completion(
+            MODEL, conversations(3), client=client, max_workers=1
+        )
+    assert [type(r) for r in results] == [
+        ritellm.ModelResponse,
+        ritellm.BadRequestError,
+        ritellm.ModelResponse,
+    ]
+    assert isinstance(results[1], ritellm.BadRequestError)
+    assert results[1].message == "bad prompt 1"
+    assert [said(results[0]), said(results[2])] == ["q0", "q2"]
+
+
+@pytest.mark.anyio
+async def test_max_workers_bounds_the_requests_in_flight(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    with anyio.fail_after(20):
+        results = await ritellm.abatch_completion(
+            MODEL,
+            conversations(10),
+            client=client,
+            max_workers=3,
+            headers=sim_header(latency=0.02),
+        )
+    assert len(results) == 10
+    assert sim.stats.max_in_flight == 3  # measured at the server
+
+
+@pytest.mark.anyio
+async def test_rate_limits_are_the_fanouts(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    # A 429 is re-sent by the fan-out's shared limiter, not put in the slot.
+    sim.script(Reply(status=429, headers={"retry-after-ms": "1"}))
+    with anyio.fail_after(20):
+        results = await ritellm.abatch_completion(
+            MODEL, conversations(3), client=client, max_workers=1
+        )
+    assert [said(r) for r in results] == ["q0", "q1", "q2"]
+    assert len(sim.requests) == 4
+
+
+@pytest.mark.anyio
+async def test_streaming_requests_are_assembled(client: ritellm.AsyncClient) -> None:
+    results = await ritellm.abatch_completion(MODEL, conversations(2), client=client, stream=True)
+    assert [said(r) for r in results] == ["q0", "q1"]
+    assert all(isinstance(r, ritellm.ModelResponse) for r in results)
+
+
+@pytest.mark.anyio
+async def test_mocked_batch(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    with anyio.fail_after(5):
+        ok = await ritellm.abatch_completion(MODEL, conversations(3), mock_response="m")
+        # A mocked 429 is the answer, not a refusal to re-send (nothing was sent).
+        failed = await ritellm.abatch_completion(
+            MODEL, conversations(2), mock_response="litellm.RateLimitError", client=client
+        )
+    assert [r.choices[0].message.content for r in ok if isinstance(r, ritellm.ModelResponse)] == [
+        "m",
+        "m",
+        "m",
+    ]
+    assert [type(r) for r in failed] == [ritellm.RateLimitError] * 2
+    assert sim.stats.requests == 0
+
+
+@pytest.mark.anyio
+async def test_the_empty_batch(client: ritellm.AsyncClient) -> None:
+    assert await ritellm.abatch_completion(MODEL, [], client=client) == []
+
+
+FLAT = (
+    "batch_completion: messages must be a list of conversations, one per request (a list of "
+    "message lists), e.g. messages=[[{'role': 'user', 'content': 'Hi'}], "
+    "[{'role': 'user', 'content': 'Bye'}]]; {got}. For one conversation call completion()"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "cls", "message"),
+    [
+        (
+            (MODEL,),
+            {"messages": [{"role": "user", "content": "Hi"}]},
+            ritellm.ParameterError,
+            FLAT.replace("{got}", "got one flat list of messages"),
+        ),
+        (
+            (MODEL, [[{"role": "user", "content": "a"}], {"role": "user", "content": "b"}]),
+            {},
+            ritellm.ParameterError,
+            FLAT.replace("{got}", "messages[1] is a message, not a list of messages"),
+        ),
+        (
+            (MODEL, "Hi"),
+            {},
+            ritellm.ParameterTypeError,
+            FLAT.replace("{got}", "got a str"),
+        ),
+        (
+            (MODEL, [[{"role": "user", "content": "a"}], []]),
+            {},
+            ritellm.ParameterError,
+            "batch_completion: messages[1]: messages must contain at least one message",
+        ),
+        (
+            ([{"model": MODEL, "messages": []}],),
+            {},
+            ritellm.ParameterTypeError,
+            "batch_completion: model must be a model string, not list: batch_completion(model, "
+            "messages=[conversation, ...]) sends one request per conversation (for a list of "
+            "acompletion keyword dicts, use gather_completions)",
+        ),
+        (
+            (MODEL, [[{"role": "user", "content": "a"}]]),
+            {"max_workers": 0},
+            ritellm.ParameterError,
+            "max_workers must be >= 1, got 0",
+        ),
+        (
+            (MODEL, [[{"role": "user", "content": "a"}]]),
+            {"max_workers": "8"},
+            ritellm.ParameterTypeError,
+            "max_workers must be an integer",
+        ),
+        (
+            (MODEL, [[{"role": "user", "content": "a"}]]),
+            {"temperature": "hot"},
+            ritellm.ParameterTypeError,
+            "batch_completion: messages[0]: temperature must be a number, not str",
+        ),
+    ],
+)
+def test_bad_input(
+    tsim: ThreadedSimulator,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cls: type[Exception],
+    message: str,
+) -> None:
+    def in_a_loop(*args: Any, **kwargs: Any) -> Any:
+        return anyio.run(partial(ritellm.abatch_completion, *args, **kwargs))
+
+    for run in (ritellm.batch_completion, in_a_loop):
+        with pytest.raises(cls) as info:
+            run(*args, base_url=tsim.base_url, **kwargs)
+        assert type(info.value) is cls
+        assert str(info.value) == message
+    assert tsim.stats.requests == 0
+
+
+def test_blocking_batch_from_plain_threads(tsim: ThreadedSimulator) -> None:
+    out: dict[int, list[str]] = {}
+
+    def work(t: int) -> None:
+        msgs = [[{"role": "user", "content": f"t{t}q{i}"}] for i in range(5)]
+        results = ritellm.batch_completion(MODEL, msgs, base_url=tsim.base_url, max_workers=2)
+        out[t] = [said(r) for r in results]
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert out == {t: [f"t{t}q{i}" for i in range(5)] for t in range(3)}
+    assert tsim.stats.requests == 15
+
+
+_CTRL_C_CHILD = r"""
+import threading
+import ritellm
+from ritellm.testing import Reply, Simulator
+
+with Simulator.start_in_thread(default=Reply(latency=60)) as sim:
+    def announce():  # tell the parent once every request is being answered (an event)
+        sim._portal.call(sim.simulator.wait_until, lambda s: s.in_flight == 3)
+        print("in flight", flush=True)
+    threading.Thread(target=announce, daemon=True).start()
+    msgs = [[{"role": "user", "content": f"q{i}"}] for i in range(3)]
+    try:
+        ritellm.batch_completion("openai/gpt-4o", msgs, base_url=sim.base_url, timeout=120)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    sim._portal.call(sim.simulator.wait_until, lambda s: s.in_flight == 0)
+    print("all cancelled", flush=True)
+"""
+
+
+def test_ctrl_c_cancels_every_request() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C_CHILD], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == "in flight\n"
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.stdout.readline() == "interrupted\n"
+            assert time.monotonic() - sent < 2  # promptly, not after the 60 s answers
+            assert proc.stdout.readline() == "all cancelled\n"  # the server saw all 3 leave
+            assert proc.wait(timeout=30) == 0
+        finally:
+            proc.kill()
+
+
+# -- batch_completion_models ---------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_models_first_success_wins_and_the_rest_are_cancelled(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    deployments: list[dict[str, Any]] = [
+        {"model": "openai/slow", "headers": sim_header(latency=30)},
+        {"model": "openai/broken", "headers": sim_header(status=500), "num_retries": 0},
+        {"model": "openai/fast", "headers": sim_header(latency=0.05)},
+    ]
+    with anyio.fail_after(5):
+        r = await ritellm.abatch_completion_models(
+            deployments=deployments,
+            model_list=deployments,  # LiteLLM requires it beside deployments; ignored
+            messages=[{"role": "user", "content": "race"}],
+            client=client,
+            max_tokens=5,
+        )
+    assert r.model == "fast"
+    with anyio.fail_after(5):
+        await sim.wait_until(lambda s: s.in_flight == 0)  # the slow one was cancelled
+    assert {req.json["model"] for req in sim.requests} == {"slow", "broken", "fast"}
+    assert all(req.json["max_tokens"] == 5 for req in sim.requests)
+
+
+@pytest.mark.anyio
+async def test_models_every_one_sent(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    with anyio.fail_after(5):
+        r = await ritellm.abatch_completion_models(
+            models=["openai/a", "openai/b"],
+            model="ignored/as-in-litellm",
+            messages=[{"role": "user", "content": "hi"}],
+            client=client,
+        )
+    assert r.model in ("a", "b")
+
+
+@pytest.mark.anyio
+async def test_models_all_failing(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    sim.script(Reply(status=401), Reply(status=401))
+    with anyio.fail_after(5), pytest.raises(ritellm.AuthenticationError) as info:
+        await ritellm.abatch_completion_models(
+            models=["openai/a", "openai/b"],
+            messages=[{"role": "user", "content": "hi"}],
+            client=client,
+        )
+    group = info.value.__cause__
+    assert isinstance(group, ExceptionGroup) and len(group.exceptions) == 2
+
+
+@pytest.mark.anyio
+async def test_models_mocked(client: ritellm.AsyncClient) -> None:
+    r = await ritellm.abatch_completion_models(
+        models=["openai/a", "anthropic/b"],
+        messages=[{"role": "user", "content": "hi"}],
+        mock_response="mocked",
+        client=client,
+    )
+    assert r.choices[0].message.content == "mocked"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "cls", "message"),
+    [
+        (
+            {},
+            ritellm.ParameterError,
+            "batch_completion_models needs models=[...] (a list of model strings)",
+        ),
+        (
+            {"models": []},
+            ritellm.ParameterError,
+            "batch_completion_models needs at least one model",
+        ),
+        (
+            {"models": ["openai/a"], "deployments": [{"model": "openai/b"}]},
+            ritellm.ParameterError,
+            "batch_completion_models takes models=[...] or deployments=[...], not both",
+        ),
+        (
+            {"models": ["openai/a"], "stream": True},
+            ritellm.ParameterError,
+            "batch_completion_models does not take stream=True (a race returns one answer)",
+        ),
+        (
+            {"models": [1]},
+            ritellm.ParameterTypeError,
+            "batch_completion_models: models must be a list of model strings",
+        ),
+        (
+            {"deployments": [{"api_key": "k"}]},
+            ritellm.ParameterTypeError,
+            "batch_completion_models: deployments[0] must be a dict of acompletion arguments "
+            "with a 'model'",
+        ),
+        (
+            {"models": ["openai/a", "nosuch/b"]},
+            ritellm.UnknownProviderError,
+            "batch_completion_models: 'nosuch/b': ",
+        ),
+    ],
+)
+def test_models_bad_input(
+    tsim: ThreadedSimulator, kwargs: dict[str, Any], cls: type[Exception], message: str
+) -> None:
+    msgs = [{"role": "user", "content": "hi"}]
+    with pytest.raises(cls) as info:
+        ritellm.batch_completion_models(messages=msgs, base_url=tsim.base_url, **kwargs)
+    assert type(info.value) is cls
+    assert str(info.value).startswith(message)
+    assert tsim.stats.requests == 0
+
+
+def test_blocking_models_from_a_thread(tsim: ThreadedSimulator) -> None:
+    out: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: out.append(
+            ritellm.batch_completion_models(
+                models=["openai/a", "openai/b"],
+                messages=[{"role": "user", "content": "hi"}],
+                base_url=tsim.base_url,
+            )
+        )
+    )
+    thread.start()
+    thread.join(timeout=20)
+    assert out[0].model in ("a", "b")
+
+
+# -- batch_completion_models_all_responses -----------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_all_responses_in_model_order(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    models = ["openai/m0", "openai/m1", "openai/m2"]
+    with anyio.fail_after(5):
+        results = await ritellm.abatch_completion_models_all_responses(
+            models=models, messages=[{"role": "user", "content": "hi"}], client=client
+        )
+    assert [r.model for r in results] == ["m0", "m1", "m2"]
+    assert sim.stats.max_in_flight <= 3
+
+
+@pytest.mark.anyio
+async def test_all_responses_leave_failures_out(
+    sim: Simulator, client: ritellm.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    models = ["openai/m0", "openai/m1"]
+    msgs = [{"role": "user", "content": "hi"}]
+    sim.script(Reply(status=400, error_message="no"))
+    with anyio.fail_after(5), caplog.at_level(logging.WARNING, logger="ritellm"):
+        results = await ritellm.abatch_completion_models_all_responses(
+            models=models, messages=msgs, client=client
+        )
+    assert len(results) == 1 and isinstance(results[0], ritellm.ModelResponse)
+    [record] = [r for r in caplog.records if "left out" in r.getMessage()]
+    assert "batch_completion_models_all_responses: openai/m" in record.getMessage()
+    # return_exceptions=True keeps the list aligned with the models.
+    sim.script(Reply(status=400, error_message="no"))
+    with anyio.fail_after(5):
+        aligned = await ritellm.abatch_completion_models_all_responses(
+            models=models, messages=msgs, client=client, return_exceptions=True
+        )
+    kinds = [type(r) for r in aligned]
+    assert sorted(k.__name__ for k in kinds) == ["BadRequestError", "ModelResponse"]
+    for model, r in zip(models, aligned, strict=True):
+        if isinstance(r, ritellm.ModelResponse):
+            assert r.model == model.split("/")[1]
+
+
+@pytest.mark.anyio
+async def test_all_responses_shorthands(client: ritellm.AsyncClient) -> None:
+    msgs = [{"role": "user", "content": "hi"}]
+    one = await ritellm.abatch_completion_models_all_responses(
+        models="openai/solo", messages=msgs, client=client
+    )
+    assert [r.model for r in one] == ["solo"]
+    assert await ritellm.abatch_completion_models_all_responses(models=[], messages=msgs) == []
+    with pytest.raises(ritellm.ParameterError) as info:
+        await ritellm.abatch_completion_models_all_responses(messages=msgs)
+    assert str(info.value) == (
+        "batch_completion_models_all_responses needs models=[...] (a list of model strings)"
+    )
+
+
+def test_blocking_all_responses_from_a_thread(tsim: ThreadedSimulator) -> None:
+    out: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: out.append(
+            ritellm.batch_completion_models_all_responses(
+                models=["openai/a", "anthropic/b"],
+                messages=[{"role": "user", "content": "hi"}],
+                mock_response="mocked",
+            )
+        )
+    )
+    thread.start()
+    thread.join(timeout=20)
+    assert [r.model for r in out[0]] == ["a", "b"]
+    assert tsim.stats.requests == 0
