@@ -12,11 +12,10 @@ Re-exports only; the public API is exactly ``__all__`` plus ``ritellm.sse`` and
 from typing import Any
 
 from ._assemble import stream_chunk_builder
-from ._batch import (
-    abatch_completion,
+from ._batch import abatch_completion, batch_completion
+from ._batch_models import (
     abatch_completion_models,
     abatch_completion_models_all_responses,
-    batch_completion,
     batch_completion_models,
     batch_completion_models_all_responses,
 )
