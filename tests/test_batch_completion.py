@@ -156,6 +156,11 @@ async def test_mocked_batch(sim: Simulator, client: ritellm.AsyncClient) -> None
         "m",
     ]
     assert [type(r) for r in failed] == [ritellm.RateLimitError] * 2
+    streamed = await ritellm.abatch_completion(
+        MODEL, conversations(2), mock_response="a b", stream=True, client=client
+    )
+    assert [type(r) for r in streamed] == [ritellm.ModelResponse] * 2
+    assert all(r.choices[0].message.content == "a b" for r in streamed)  # type: ignore[union-attr]
     assert sim.stats.requests == 0
 
 
