@@ -206,6 +206,11 @@ class Admission:
         return min(rates) if rates else None
 
     @property
+    def counts_tokens(self) -> bool:
+        """Whether answers' ``usage`` should correct the estimates (``tpm`` is set)."""
+        return self.tpm is not None
+
+    @property
     def wants_estimates(self) -> bool:
         """Whether requests' token estimates are needed (``tpm``, or a stated token limit)."""
         return self.tpm is not None or self.tokens.bucket is not None
@@ -239,6 +244,14 @@ class Admission:
         self.tokens_sent += estimate
         self.learner.sent(now)
         return Ticket(self.sent, now, self.tokens_sent)
+
+    def admit_now(self, estimate: float) -> Ticket | None:
+        """Admit at once if nobody is queued and nothing says wait, else None (for a
+        limiter that admits several requests in one go: ritellm.ray's shared one)."""
+        now = anyio.current_time()
+        if not self.lock.locked() and self._wait(now, estimate) <= 0:
+            return self._take(now, estimate)
+        return None
 
     async def admit(self, estimate: float) -> Ticket:
         """Wait for this request's turn (the concurrency slot is taken separately, before

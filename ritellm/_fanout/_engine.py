@@ -185,11 +185,14 @@ class Engine:
         progress: bool | Callable[[FanoutStats], Any],
         deliver: Callable[[int, Any], Any],
         chunks: bool = False,
+        admission: Admission | None = None,
     ) -> None:
         check_limits(max_concurrency, rpm, tpm)
         self.client = client
         self.calls = calls
-        self.admission = Admission(max_concurrency, rpm, tpm)
+        # A caller may share one admission between fan-outs (ritellm.ray: every batch a
+        # worker runs, paced by the cluster's limiter); then rpm/tpm are its business.
+        self.admission = admission or Admission(max_concurrency, rpm, tpm)
         self.return_exceptions = return_exceptions
         self.deliver = deliver
         self.chunks = chunks
@@ -280,7 +283,7 @@ class Engine:
                 stats.in_flight -= 1
             admission.succeeded(ticket)
             self._report()
-            if estimate and admission.tpm is not None:
+            if estimate and admission.counts_tokens:
                 usage = outcome.get("usage") if isinstance(outcome, Mapping) else None
                 if usage and isinstance(usage.get("total_tokens"), int):
                     admission.used_tokens(estimate, usage["total_tokens"])
