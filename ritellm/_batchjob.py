@@ -1,28 +1,48 @@
 """``ritellm batch``: a resumable JSONL fan-out that never loses a paid-for result.
 
-Every finished request is appended to the output as one JSON line and flushed at once, so
-an interrupt (Ctrl-C, a crash, ``kill -9``) loses at most the requests in flight. A rerun
-reads the output, drops a torn last line, skips what is finished and does the rest.
-Uses the public fan-out API; file handling only.
+Every finished request is written as one JSON line and flushed at once, so an interrupt
+(Ctrl-C, a crash, ``kill -9``) loses at most the requests in flight. A rerun reads the
+output, drops a torn last line, skips what is finished and does the rest. A
+``--retry-errors`` run writes to a journal beside the output and folds it in when it ends
+(``_batchfile``), so each id keeps exactly one line. Uses the public fan-out API.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-from collections.abc import Mapping
-from typing import IO, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
+from ._batchfile import JOURNAL_SUFFIX, id_key, merge_journal, read_output, recover_journal
 from ._client import default_client
-from ._errors import APIError, RiteLLMError
+from ._errors import APIError, ParameterError, RiteLLMError
 from ._fanout import FanoutStats, completions_as_completed
 from ._types import ModelResponseStream
 
-__all__ = ["BatchSummary", "load_finished", "run_batch"]
+__all__ = ["BatchProgress", "BatchSummary", "run_batch"]
+
+# Invalid input lines named on stderr before the run; the rest are only counted.
+MAX_PROBLEMS_SHOWN = 5
+
+
+@attrs.frozen
+class BatchProgress:
+    """Where a running batch stands, for a progress display."""
+
+    finished: int
+    """Lines finished: by earlier runs and by this one."""
+    failed: int
+    """Lines this run failed (invalid lines included)."""
+    total: int
+    retried: int
+    """Requests re-sent after a 429."""
+    in_flight: int
+    limit: int
+    """The fan-out's concurrency limit now (it adapts to 429s)."""
 
 
 @attrs.define
@@ -31,57 +51,30 @@ class BatchSummary:
 
     total: int = 0
     skipped: int = 0
-    """Lines already finished in the output by an earlier run."""
+    """Lines already finished in the output by an earlier run (error lines included, unless
+    they are being retried)."""
+    failed_before: int = 0
+    """Of ``skipped``, those whose earlier result is an error line."""
     done: int = 0
     failed: int = 0
     retried: int = 0
+    """Requests re-sent after a 429."""
+    recovered: int = 0
+    """Results folded in from an interrupted ``--retry-errors`` run's journal."""
     repaired_torn_line: bool = False
     seconds: float = 0.0
 
     def line(self) -> str:
-        rate = (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
+        """The one-line summary, e.g. ``25 lines: 21 done, 4 failed, 0 already finished, 0
+        retried after 429, in 0.3s (70.0 req/s)``."""
+        sent = self.done + self.failed
+        rate = f" ({sent / self.seconds:.1f} req/s)" if sent and self.seconds > 0 else ""
         torn = "; repaired a torn last line" if self.repaired_torn_line else ""
         return (
             f"{self.total} lines: {self.done} done, {self.failed} failed, {self.skipped} "
-            f"already finished, {self.retried} retried after 429, in {self.seconds:.1f}s "
-            f"({rate:.1f} req/s){torn}"
+            f"already finished, {self.retried} retried after 429, in {self.seconds:.1f}s"
+            f"{rate}{torn}"
         )
-
-
-def load_finished(path: str, *, retry_errors: bool) -> tuple[set[Any], bool]:
-    """Ids already finished in an output file, repairing a torn last line in place.
-
-    A line is finished when it holds a ``response`` (or an ``error``, unless
-    ``retry_errors``). A last line without its newline was being written when the previous
-    run died: it is cut off and its request is done again.
-    """
-    if not os.path.exists(path):
-        return set(), False
-    with open(path, "rb") as f:
-        data = f.read()
-    repaired = False
-    if data and not data.endswith(b"\n"):
-        keep = data.rfind(b"\n") + 1
-        with open(path, "r+b") as f:
-            f.truncate(keep)
-        data = data[:keep]
-        repaired = True
-    finished: set[Any] = set()
-    for raw in data.splitlines():
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue  # not ours, or damaged: its request is simply done again
-        if not isinstance(record, dict) or "id" not in record:
-            continue
-        if "response" in record or ("error" in record and not retry_errors):
-            finished.add(_key(record["id"]))
-    return finished, repaired
-
-
-def _key(value: Any) -> Any:
-    # Ids compare by their JSON form, so 3 and "3" stay distinct and lists are hashable.
-    return json.dumps(value, sort_keys=True)
 
 
 def _error_record(exc: BaseException) -> dict[str, Any]:
@@ -92,37 +85,64 @@ def _error_record(exc: BaseException) -> dict[str, Any]:
     return record
 
 
+Row = tuple[Any, int, dict[str, Any] | None, str | None]
+
+
+def _parse_line(text: str, number: int) -> tuple[Any, str | None]:
+    """(the line's JSON object or None, the problem with it)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"line {number} is not JSON: {exc.msg} (column {exc.colno})"
+    if not isinstance(obj, dict):
+        return None, f"line {number} is not a JSON object"
+    return obj, None
+
+
 def _read_requests(
-    path: str, model: str | None, defaults: Mapping[str, Any]
-) -> tuple[list[tuple[Any, int, dict[str, Any] | None, str | None]], list[str]]:
-    """(id, line number, request or None, problem) per non-blank input line."""
-    rows: list[tuple[Any, int, dict[str, Any] | None, str | None]] = []
-    problems: list[str] = []
-    seen: set[Any] = set()
+    path: str,
+    model: str | None,
+    defaults: Mapping[str, Any],
+    base_url_for: Callable[[Mapping[str, Any]], str | None] | None,
+) -> tuple[list[Row], list[str]]:
+    """(id, line number, request or None, problem) per non-blank input line, and the
+    problems that stop the batch (duplicate ids)."""
+    rows: list[Row] = []
+    fatal: list[str] = []
+    seen: set[str] = set()
     with open(path, encoding="utf-8") as f:
         for number, text in enumerate(f, start=1):
             if not text.strip():
                 continue
-            try:
-                obj = json.loads(text)
-            except ValueError as exc:
-                rows.append((number, number, None, f"line {number} is not JSON: {exc}"))
-                continue
-            if not isinstance(obj, dict):
-                rows.append((number, number, None, f"line {number} is not a JSON object"))
+            obj, problem = _parse_line(text, number)
+            if obj is None:
+                rows.append((number, number, None, problem))
                 continue
             ident = obj.pop("id", number)
-            if _key(ident) in seen:
-                problems.append(f"duplicate id {ident!r} on line {number}")
-            seen.add(_key(ident))
+            if id_key(ident) in seen:
+                fatal.append(f"duplicate id {ident!r} on line {number}")
+            seen.add(id_key(ident))
             request = {**defaults, **obj}
             if model and "model" not in obj:
                 request["model"] = model
             if "model" not in request:
                 rows.append((ident, number, None, f"line {number} has no model (use --model)"))
                 continue
+            url = base_url_for(request) if base_url_for is not None else None
+            if url is not None:
+                request.pop("api_base", None)
+                request["base_url"] = url
             rows.append((ident, number, request, None))
-    return rows, problems
+    return rows, fatal
+
+
+def _report_problems(problems: list[str], notice: Callable[[str], None] | None) -> None:
+    if notice is None:
+        return
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        notice(problem)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        notice(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more invalid lines")
 
 
 async def run_batch(
@@ -135,27 +155,50 @@ async def run_batch(
     rpm: float | None = None,
     tpm: float | None = None,
     retry_errors: bool = False,
-    progress: bool = True,
     fsync: bool = False,
-    err: IO[str] = sys.stderr,
+    base_url_for: Callable[[Mapping[str, Any]], str | None] | None = None,
+    progress: Callable[[BatchProgress], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     """Run (or resume) a batch; see the module docstring.
 
+    Args:
+        input_path: one request per line (a JSON object: ``messages``, an optional ``id``
+            and any acompletion parameters).
+        output_path: the results, one per line; appended to (rewritten by a retry run).
+        model: the model of lines that name none.
+        concurrency: requests in flight at most.
+        defaults: acompletion parameters for every line (a line's own values win).
+        rpm, tpm: shared request and token rate limits.
+        retry_errors: do error lines of earlier runs again; their new result replaces them.
+        fsync: fsync after every result line (survives a machine crash, not just ours).
+        base_url_for: the base URL a request must go to instead of its own (the simulator),
+            or None to leave it as it is.
+        progress: called with where the batch stands each time a request finishes.
+        notice: called with each message for the user (invalid input lines, recovery).
+
     Raises:
         ParameterError: duplicate ids in the input (nothing is sent).
+        OSError: the input cannot be read or the output written.
     """
-    from ._errors import ParameterError
-
     started = time.monotonic()
-    rows, problems = _read_requests(input_path, model, defaults)
-    if problems:
-        raise ParameterError("; ".join(problems[:5]))
-    finished, repaired = load_finished(output_path, retry_errors=retry_errors)
-    summary = BatchSummary(total=len(rows), repaired_torn_line=repaired)
+    rows, fatal = _read_requests(input_path, model, defaults, base_url_for)
+    if fatal:
+        raise ParameterError("; ".join(fatal[:MAX_PROBLEMS_SHOWN]))
+    summary = BatchSummary(total=len(rows))
+    journal = output_path + JOURNAL_SUFFIX
+    summary.recovered = recover_journal(output_path, journal)
+    if summary.recovered and notice is not None:
+        notice(f"recovered {summary.recovered} results of an interrupted --retry-errors run")
+    state = read_output(output_path)
+    summary.repaired_torn_line = state.repaired_torn_line
+    redo = state.failed if retry_errors else frozenset()
+    rewrite = any(id_key(ident) in redo for ident, *_ in rows)
     client = default_client()
     # Blocking writes on purpose: a ~200-byte append to a local file costs microseconds,
     # less than a hop to a worker thread, and keeps lines whole and in order.
-    out = open(output_path, "ab", buffering=0)  # noqa: SIM115, ASYNC230 - closed in finally
+    target = journal if rewrite else output_path
+    out = open(target, "ab", buffering=0)  # noqa: SIM115, ASYNC230 - closed in finally
 
     def write(record: dict[str, Any]) -> None:
         # One write per line, then flush to the OS: a result that was written survives any
@@ -166,9 +209,12 @@ async def run_batch(
 
     try:
         pending: list[tuple[Any, int, dict[str, Any]]] = []
+        problems: list[str] = []
         for ident, number, request, problem in rows:
-            if _key(ident) in finished:
+            key = id_key(ident)
+            if key not in redo and (key in state.answered or key in state.failed):
                 summary.skipped += 1
+                summary.failed_before += key in state.failed
                 continue
             if request is not None and problem is None:
                 try:  # validate now: a bad line is an error line, not a fatal error
@@ -186,33 +232,63 @@ async def run_batch(
                         "error": {"type": "InvalidLine", "message": problem},
                     }
                 )
+                problems.append(str(problem))
                 summary.failed += 1
                 continue
             pending.append((ident, number, request))
+        _report_problems([f"{input_path}: {p}" for p in problems], notice)
         if pending:
-            stats_box: list[FanoutStats] = []
-            async with completions_as_completed(
-                [request for _, _, request in pending],
-                max_concurrency=concurrency,
-                return_exceptions=True,
-                rpm=rpm,
-                tpm=tpm,
-                progress=progress,
-            ) as results:
-                if results.stats is not None:
-                    stats_box.append(results.stats)
-                async for index, item in results:
-                    if isinstance(item, ModelResponseStream):
-                        continue  # streamed lines: only the assembled response is kept
-                    ident, number, _ = pending[index]
-                    if isinstance(item, BaseException):
-                        write({"id": ident, "line": number, "error": _error_record(item)})
-                        summary.failed += 1
-                    else:
-                        write({"id": ident, "line": number, "response": item})
-                        summary.done += 1
-            summary.retried = stats_box[0].retried if stats_box else 0
+            await _fan_out(pending, summary, write, concurrency, rpm, tpm, progress)
     finally:
         out.close()
+        if rewrite:  # also after Ctrl-C: what was retried so far replaces its error lines
+            merge_journal(output_path, journal)
         summary.seconds = time.monotonic() - started
     return summary
+
+
+async def _fan_out(
+    pending: list[tuple[Any, int, dict[str, Any]]],
+    summary: BatchSummary,
+    write: Callable[[dict[str, Any]], None],
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    progress: Callable[[BatchProgress], None] | None,
+) -> None:
+    before, invalid = summary.skipped + summary.failed, summary.failed
+
+    def report(stats: FanoutStats) -> None:
+        summary.retried = stats.retried
+        if progress is not None:
+            progress(
+                BatchProgress(
+                    finished=before + stats.done + stats.failed,
+                    failed=invalid + stats.failed,
+                    total=summary.total,
+                    retried=stats.retried,
+                    in_flight=stats.in_flight,
+                    limit=stats.concurrency,
+                )
+            )
+
+    async with completions_as_completed(
+        [request for _, _, request in pending],
+        max_concurrency=concurrency,
+        return_exceptions=True,
+        rpm=rpm,
+        tpm=tpm,
+        progress=report,
+    ) as results:
+        async for index, item in results:
+            if isinstance(item, ModelResponseStream):
+                continue  # streamed lines: only the assembled response is kept
+            ident, number, _ = pending[index]
+            if isinstance(item, BaseException):
+                write({"id": ident, "line": number, "error": _error_record(item)})
+                summary.failed += 1
+            else:
+                write({"id": ident, "line": number, "response": item})
+                summary.done += 1
+        if results.stats is not None:
+            summary.retried = results.stats.retried

@@ -1,0 +1,191 @@
+"""The output file of ``ritellm batch``: which ids it holds, a torn last line cut off, and the
+rewrite that leaves one line per id after a ``--retry-errors`` run.
+
+File handling only: no anyio, no network. The rewrite goes through a temporary file in the
+same directory, fsync and ``os.replace``, so the output is always either the old file or
+the new one, whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "JOURNAL_SUFFIX",
+    "OutputState",
+    "atomic_write",
+    "id_key",
+    "merge_journal",
+    "one_line_per_id",
+    "read_output",
+    "recover_journal",
+    "whole_lines",
+]
+
+# A --retry-errors run writes its results here (beside the output) and folds them into the
+# output when it ends; after a kill -9 the next run folds in what is left.
+JOURNAL_SUFFIX = ".retry"
+
+
+def id_key(value: Any) -> str:
+    """Ids compare by their JSON form: 3 and "3" stay distinct, and lists are hashable.
+
+    Args:
+        value: an input line's id (any JSON value).
+    """
+    return json.dumps(value, sort_keys=True)
+
+
+def _result(line: bytes) -> tuple[str, bool] | None:
+    """(id key, answered) for one of our result lines; None for any other line."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or "id" not in record:
+        return None
+    if "response" in record:
+        return id_key(record["id"]), True
+    if "error" in record:
+        return id_key(record["id"]), False
+    return None
+
+
+@attrs.frozen
+class OutputState:
+    """What an output file already holds."""
+
+    answered: frozenset[str]
+    """Ids with a response line."""
+    failed: frozenset[str]
+    """Ids with only error lines."""
+    repaired_torn_line: bool = False
+
+
+def whole_lines(data: bytes) -> tuple[list[bytes], bool]:
+    """The complete lines of ``data`` (without their newlines), and whether a last line
+    without its newline was left out: a write the previous run did not finish.
+
+    Args:
+        data: a whole file's bytes.
+    """
+    torn = bool(data) and not data.endswith(b"\n")
+    lines = data.split(b"\n")
+    lines.pop()  # what follows the last newline: b"" or the torn line
+    return lines, torn
+
+
+def read_output(path: str) -> OutputState:
+    """What ``path`` holds, cutting a torn last line off the file (its request is done
+    again); a missing file holds nothing.
+
+    Args:
+        path: the output file.
+    """
+    if not os.path.exists(path):
+        return OutputState(frozenset(), frozenset())
+    with open(path, "rb") as f:
+        data = f.read()
+    lines, torn = whole_lines(data)
+    if torn:
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+    answered: set[str] = set()
+    seen: set[str] = set()
+    for line in lines:
+        result = _result(line)
+        if result is not None:
+            seen.add(result[0])
+            if result[1]:
+                answered.add(result[0])
+    return OutputState(frozenset(answered), frozenset(seen - answered), torn)
+
+
+def one_line_per_id(lines: list[bytes]) -> list[bytes]:
+    """Each id's best line, in the place of its first line: its last response, else its last
+    error. Lines that are not results (not JSON, no id) stay where they are.
+
+    Args:
+        lines: the output's lines followed by the newer ones, without newlines.
+    """
+    results = [_result(line) for line in lines]
+    best: dict[str, tuple[bytes, bool]] = {}
+    for line, result in zip(lines, results, strict=True):
+        if result is not None:
+            key, answered = result
+            held = best.get(key)
+            if held is None or answered or not held[1]:
+                best[key] = (line, answered)
+    merged: list[bytes] = []
+    placed: set[str] = set()
+    for line, result in zip(lines, results, strict=True):
+        if result is None:
+            merged.append(line)
+        elif result[0] not in placed:
+            placed.add(result[0])
+            merged.append(best[result[0]][0])
+    return merged
+
+
+def atomic_write(path: str, lines: list[bytes]) -> None:
+    """Replace ``path`` with ``lines``: a temporary file in the same directory, fsync,
+    ``os.replace``, then fsync the directory so the rename itself survives a power cut.
+
+    Args:
+        path: the file to replace.
+        lines: its new lines, without newlines.
+    """
+    temporary = f"{path}.tmp"
+    with open(temporary, "wb") as f:
+        f.writelines(line + b"\n" for line in lines)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def merge_journal(path: str, journal: str) -> int:
+    """Fold a ``--retry-errors`` run's results into the output, one line per id (see
+    :func:`one_line_per_id`), and remove the journal. Safe to repeat after a crash at any
+    point: until the replace, the output is untouched and the journal is still there.
+
+    Args:
+        path: the output file.
+        journal: the results written by the run (a torn last line is left out).
+
+    Returns:
+        How many results the journal held.
+    """
+    with open(journal, "rb") as f:
+        newer, _ = whole_lines(f.read())
+    older: list[bytes] = []
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            older, _ = whole_lines(f.read())
+    atomic_write(path, one_line_per_id(older + newer))
+    os.remove(journal)
+    return sum(_result(line) is not None for line in newer)
+
+
+def recover_journal(path: str, journal: str) -> int:
+    """Fold in the journal a ``--retry-errors`` run left behind (killed before it could),
+    if there is one.
+
+    Args:
+        path: the output file.
+        journal: where that run wrote its results.
+
+    Returns:
+        How many results it held (0 without a journal).
+    """
+    if not os.path.exists(journal):
+        return 0
+    return merge_journal(path, journal)
