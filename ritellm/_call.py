@@ -29,7 +29,6 @@ from ._errors import (
     AuthenticationError,
     ParameterError,
     ParameterTypeError,
-    RiteLLMError,
     scrub_secret,
 )
 from ._metadata import ResponseMetadata
@@ -468,12 +467,7 @@ def _headers(headers: object, extra: object) -> list[tuple[bytes, bytes]]:
     Where both name a header (in any case), ``extra_headers`` wins, as in LiteLLM."""
     merged = check_headers(extra) if extra else []
     if headers:
-        try:
-            plain = check_headers(headers)
-        except RiteLLMError as exc:
-            # check_headers names the argument extra_headers: this one is headers.
-            text = str(exc).replace("extra_headers", "headers", 1)
-            raise type(exc)(text) from None
+        plain = check_headers(headers, "headers")
         given = {name.lower() for name, _ in merged}
         merged = [(n, v) for n, v in plain if n.lower() not in given] + merged
     return merged

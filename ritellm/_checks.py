@@ -81,8 +81,10 @@ _RESERVED = frozenset(
 _CONTROLS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t"}
 
 
-def check_headers(headers: object) -> list[tuple[bytes, bytes]]:
+def check_headers(headers: object, argument: str = "extra_headers") -> list[tuple[bytes, bytes]]:
     """``extra_headers`` as wire-ready (name, value) pairs, checked by RFC 9110's rules.
+
+    ``argument`` is the parameter's name in messages (``headers`` is LiteLLM's alias).
 
     Raises:
         ParameterTypeError: not a dict of str to str.
@@ -90,34 +92,32 @@ def check_headers(headers: object) -> list[tuple[bytes, bytes]]:
             the message names the header and never quotes its value (it may be a key).
     """
     if not isinstance(headers, Mapping):
-        raise ParameterTypeError("extra_headers must be a dict of str to str")
+        raise ParameterTypeError(f"{argument} must be a dict of str to str")
     out: list[tuple[bytes, bytes]] = []
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
-            raise ParameterTypeError("extra_headers must be a dict of str to str")
+            raise ParameterTypeError(f"{argument} must be a dict of str to str")
         if not name or not _TOKEN_CHARS.issuperset(name):
-            raise ParameterError(f"extra_headers: {name!r} is not a valid header name")
+            raise ParameterError(f"{argument}: {name!r} is not a valid header name")
         lowered = name.lower()
         if lowered in _RESERVED or lowered.startswith("proxy-"):
             raise ParameterError(
-                f"extra_headers: {name!r} is a framing or hop-by-hop field that ritellm's "
+                f"{argument}: {name!r} is a framing or hop-by-hop field that ritellm's "
                 "transport sets itself; it cannot be given (a proxy is configured with proxy=)"
             )
         if not _CONTROLS.isdisjoint(value):
             raise ParameterError(
-                f"extra_headers: the value of {name!r} contains a control character (CR, LF, "
+                f"{argument}: the value of {name!r} contains a control character (CR, LF, "
                 "NUL, ...); check for a stray newline"
             )
         if value != value.strip(" \t"):
             raise ParameterError(
-                f"extra_headers: the value of {name!r} has leading or trailing whitespace"
+                f"{argument}: the value of {name!r} has leading or trailing whitespace"
             )
         try:
             out.append((name.encode("ascii"), value.encode("latin-1")))
         except UnicodeEncodeError:
-            raise ParameterError(
-                f"extra_headers: the value of {name!r} is not Latin-1 text"
-            ) from None
+            raise ParameterError(f"{argument}: the value of {name!r} is not Latin-1 text") from None
     return out
 
 

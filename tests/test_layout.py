@@ -24,6 +24,7 @@ PURE = {
     "_ratelimits.py",
     "_cost.py",
     "_prices.py",
+    "_mock.py",
 }
 IO_LIBS = {"anyio", "httpcore", "h11", "trio", "asyncio", "socket", "ssl", "sniffio"}
 PUBLIC_USERS = {"__init__.py", "__main__.py", "_cli.py"}  # may import ritellm itself

@@ -208,6 +208,17 @@ async def test_a_mock_error_is_not_retried(client: ritellm.AsyncClient) -> None:
     assert [c["attempt"] for c in calls] == [0]
 
 
+async def test_a_fanout_does_not_resend_a_mocked_429(client: ritellm.AsyncClient) -> None:
+    """The fan-out re-sends a provider's 429 after its hold; a mocked one is final at once."""
+    request = {"model": MODEL, "messages": MSGS, "mock_response": "litellm.RateLimitError"}
+    with anyio.fail_after(2):
+        results = await ritellm.gather_completions(
+            [request, {**request, "mock_response": "hi"}], return_exceptions=True, client=client
+        )
+    assert isinstance(results[0], ritellm.RateLimitError)
+    assert results[1].choices[0].message.content == "hi"
+
+
 async def test_mocked_fallbacks_are_tried(client: ritellm.AsyncClient) -> None:
     seen: list[str] = []
     r = await client.acompletion(

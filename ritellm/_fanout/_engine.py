@@ -264,7 +264,8 @@ class Engine:
             try:
                 outcome = await self._attempt(index, call, ticket, report)
             except RateLimitError as exc:
-                if rate_limited >= MAX_RATE_LIMIT_RETRIES:
+                # A mocked 429 (mock_response=) is not a provider's refusal: nothing to re-send.
+                if rate_limited >= MAX_RATE_LIMIT_RETRIES or call.mock is not None:
                     raise
                 if report is not None:
                     report.retry(call, exc, exc.retry_after)
