@@ -48,7 +48,8 @@ def test_batch_writes_one_tagged_result_per_line(
         line = {"id": "http", "messages": [{"role": "user", "content": "x"}]}
         f.write(json.dumps({**line, "extra_headers": {"x-ritellm-sim": sim}}) + "\n")
     argv = ["batch", "--simulator", "-m", "openai/gpt-4o-mini", "--backend", backend]
-    assert _cli.main([*argv, str(src), "-o", str(out), "-c", "4", "--no-progress"]) == 0
+    # Any failed line makes the exit status 1 (0 only when every line has a response).
+    assert _cli.main([*argv, str(src), "-o", str(out), "-c", "4", "--no-progress"]) == 1
     records = {r["id"]: r for r in read_output(out)}
     assert len(records) == 25
     for i in range(20):
@@ -69,9 +70,11 @@ def test_batch_writes_one_tagged_result_per_line(
     summary = capsys.readouterr().err
     assert "25 lines: 21 done, 4 failed, 0 already finished" in summary
     # Rerun: everything is finished already, nothing is sent again.
-    assert _cli.main([*argv, str(src), "-o", str(out), "--no-progress"]) == 0
+    assert _cli.main([*argv, str(src), "-o", str(out), "--no-progress"]) == 1
     assert len(read_output(out)) == 25
-    assert "0 done, 0 failed, 25 already finished" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "0 done, 0 failed, 25 already finished" in err
+    assert "4 lines failed earlier; rerun with --retry-errors to retry them" in err
 
 
 def test_retry_errors_redoes_error_lines(
@@ -81,12 +84,13 @@ def test_retry_errors_redoes_error_lines(
     write_input(src, 3)
     out.write_text(json.dumps({"id": "r1", "line": 2, "error": {"type": "X"}}) + "\n")
     argv = ["batch", "--simulator", "-m", "gpt-4o", str(src), "-o", str(out), "--no-progress"]
-    assert _cli.main(argv) == 0
+    assert _cli.main(argv) == 1  # r1's error line is still there
     assert "2 done, 0 failed, 1 already finished" in capsys.readouterr().err
     assert _cli.main([*argv, "--retry-errors"]) == 0
     assert "1 done, 0 failed, 2 already finished" in capsys.readouterr().err
     final = [r for r in read_output(out) if r["id"] == "r1"]
-    assert "response" in final[-1]
+    assert len(final) == 1  # the new result replaced the error line
+    assert "response" in final[0]
 
 
 def test_duplicate_ids_are_refused_before_anything_is_sent(

@@ -283,3 +283,21 @@ async def test_race_all_failing(sim: Simulator, client: ritellm.AsyncClient) -> 
     group = info.value.__cause__
     assert isinstance(group, ExceptionGroup)
     assert len(group.exceptions) == 2
+
+
+def test_the_plain_progress_line_blanks_what_a_longer_line_left(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without tqdm the fan-out redraws one stderr line: a shorter text must not leave the
+    tail of the longer one behind (it used to read "(limit 16))")."""
+    from ritellm._fanout._engine import FanoutStats, _Progress
+
+    stats = FanoutStats(total=100, done=0, in_flight=10, concurrency=100)
+    line = _Progress(lambda s: None, stats)
+    line._line(stats)
+    stats.done, stats.in_flight, stats.concurrency = 100, 0, 16
+    line._line(stats)
+    err = capsys.readouterr().err
+    first = "0/100 done, 0 failed, 0 retried, 10 in flight (limit 100)"
+    second = "100/100 done, 0 failed, 0 retried, 0 in flight (limit 16)"
+    assert err == "\r" + first + "\r" + second + " " * (len(first) - len(second))

@@ -16,9 +16,9 @@ import anyio
 import attrs
 
 from .._assemble import stream_chunk_builder
-from .._call import Call
 from .._client import AsyncClient
 from .._errors import ParameterError, ParameterTypeError, RateLimitError, RiteLLMError
+from .._prepared import Call
 from .._stream import AsyncCompletionStream
 from .._types import ModelResponseStream
 from ._admission import Admission, Ticket
@@ -81,6 +81,7 @@ class _Progress:
         self.callback: Callable[[FanoutStats], Any] | None = None
         self.bar: Any = None
         self.last = 0.0
+        self.shown = 0  # characters of the stderr line now on the screen
         if callable(progress):
             self.callback = progress
         elif progress:
@@ -97,10 +98,13 @@ class _Progress:
         if now - self.last < 0.1 and s.done + s.failed < s.total:
             return
         self.last = now
-        sys.stderr.write(
-            f"\r{s.done + s.failed}/{s.total} done, {s.failed} failed, {s.retried} retried, "
+        text = (
+            f"{s.done + s.failed}/{s.total} done, {s.failed} failed, {s.retried} retried, "
             f"{s.in_flight} in flight (limit {s.concurrency})"
         )
+        # Blank what a longer previous text left behind (else "(limit 16))").
+        sys.stderr.write("\r" + text + " " * (self.shown - len(text)))
+        self.shown = len(text)
         sys.stderr.flush()
 
     def update(self, finished: int = 0) -> None:
