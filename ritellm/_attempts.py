@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.lowlevel
 
+from ._error_map import error_from_response, snippet
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -25,8 +26,6 @@ from ._errors import (
     NotFoundError,
     RateLimitError,
     StreamError,
-    error_from_response,
-    snippet,
 )
 from ._metadata import ResponseMetadata
 from ._retry import backoff, parse_retry_after, should_retry
@@ -34,8 +33,8 @@ from ._stream import AsyncCompletionStream
 from ._types import HttpRequest, ModelResponse
 
 if TYPE_CHECKING:
-    from ._call import Call
     from ._observe import Report
+    from ._prepared import Call
     from ._transport import Response, Transport
 
 __all__ = ["run"]

@@ -13,11 +13,11 @@ from typing import Any
 
 from ._assemble import stream_chunk_builder
 from ._blocking import run_sync
-from ._call import Call
 from ._client import AsyncClient, default_client
 from ._errors import ParameterError, ParameterTypeError, RiteLLMError
 from ._fanout import FanoutStats
 from ._fanout._engine import Engine, check_limits
+from ._prepared import Call
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from ._batch import run_all
 from ._blocking import run_sync
-from ._call import Call
 from ._client import AsyncClient, default_client
 from ._errors import ParameterError, ParameterTypeError, RiteLLMError
 from ._fanout import race_completions
+from ._prepared import Call
 from ._types import ModelResponse
 
 __all__ = [

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 import anyio.lowlevel
 
 from ._attempts import Observer, run
-from ._call import Call, Defaults, Messages, prepare
+from ._call import Defaults, Messages, prepare
 from ._checks import check_number, check_retries, redact_url
 from ._errors import ParameterError, ParameterTypeError
 from ._observe import start
 from ._observe._callbacks import check_loggers
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeouts
+from ._prepared import Call
 from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
 

@@ -1,8 +1,7 @@
-"""The ritellm exception tree and the one function that maps an error to a class.
+"""The ritellm exception tree, and ErrorInfo: a provider's parse of its own error body.
 
-Providers parse their own error bodies into an :class:`ErrorInfo`; this module owns the one
-status/kind -> class table. Pure: imports only the standard library. Every error a caller can
-see is defined here.
+Every error a caller can see is defined here; which class an error response becomes is
+decided in ritellm._error_map. Pure: imports only the standard library.
 """
 
 from __future__ import annotations
@@ -34,12 +33,7 @@ __all__ = [
     "StreamError",
     "UnknownProviderError",
     "UnprocessableEntityError",
-    "error_from_response",
-    "scrub_secret",
-    "snippet",
 ]
-
-SNIPPET_CHARS = 200
 
 
 class RiteLLMError(Exception):
@@ -230,52 +224,6 @@ class StreamError(APIError):
     inband: ErrorInfo | None = None
 
 
-_STATUS_CLASSES: dict[int, type[APIError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: APITimeoutError,
-    409: ConflictError,
-    413: BadRequestError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-    503: ServiceUnavailableError,
-    529: ServiceUnavailableError,
-}
-
-# Strong signals: an error code/type that means "context window exceeded" whatever the status
-# (llama.cpp has sent it as 400, 500 and even 200).
-_CONTEXT_CODES = frozenset(
-    {"context_length_exceeded", "exceed_context_size_error", "model_context_window_exceeded"}
-)
-# Wording used by providers for the same condition (OpenAI, vLLM, Anthropic, Gemini, Mistral,
-# llama.cpp); only trusted on 400/413 bodies.
-_CONTEXT_PHRASES = (
-    "maximum context length",
-    "context length",
-    "context window",
-    "context_length_exceeded",
-    "prompt is too long",
-    "exceeds the available context size",
-    "input is too long",
-    "too many tokens",
-    "exceeds the maximum number of tokens",
-    "reduce the length of the messages",
-)
-
-
-_CONTEXT_PHRASES_5XX = ("exceeds the available context size", "maximum context length")
-
-
-def snippet(text: str | bytes, limit: int = SNIPPET_CHARS) -> str:
-    """A short, single-line, printable excerpt of a body for error messages."""
-    if isinstance(text, bytes | bytearray):
-        text = bytes(text[: limit * 4]).decode("utf-8", errors="replace")
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 ErrorKind = Literal["context_window", "content_policy", "authentication"]
 
 
@@ -314,140 +262,3 @@ class ErrorInfo:
 
     def __repr__(self) -> str:
         return f"ErrorInfo(message={self.message!r}, type={self.type!r}, code={self.code!r})"
-
-
-def is_context_window_error(status: int, info: ErrorInfo) -> bool:
-    """Whether an error body says the prompt did not fit the model's context window."""
-    if info.code in _CONTEXT_CODES or info.type in _CONTEXT_CODES:
-        return True
-    if not info.message:
-        return False
-    lowered = info.message.lower()
-    if status in (400, 413):
-        return any(phrase in lowered for phrase in _CONTEXT_PHRASES)
-    # llama.cpp has reported the overflow as a 500 "server_error": only its unambiguous
-    # wording counts there, so that genuine server errors are still retried.
-    return status >= 500 and any(phrase in lowered for phrase in _CONTEXT_PHRASES_5XX)
-
-
-def class_for_status(status: int) -> type[APIError]:
-    """The exception class for an HTTP error status (before body inspection)."""
-    cls = _STATUS_CLASSES.get(status)
-    if cls is not None:
-        return cls
-    if status >= 500:
-        return InternalServerError
-    return APIError
-
-
-_KIND_CLASSES: dict[str, type[APIError]] = {
-    "context_window": ContextWindowExceededError,
-    "content_policy": ContentPolicyViolationError,
-    "authentication": AuthenticationError,
-}
-
-
-def error_from_response(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    info: ErrorInfo,
-    provider: str | None = None,
-    model: str | None = None,
-    retry_after: float | None = None,
-) -> APIError:
-    """Build the typed error for an error response. The single status/kind -> class mapping.
-
-    Args:
-        status: the HTTP status code (for an in-band stream error: its HTTP twin).
-        headers: response headers with lower-case names.
-        body: the raw response body (for the message when ``info`` has none).
-        info: the provider's parse of the body (``Provider.parse_error``).
-        provider, model: for the message and attributes.
-        retry_after: the parsed Retry-After header, if any (wins over ``info.retry_after``).
-    """
-    cls: type[APIError]
-    if info.kind is not None:
-        cls = _KIND_CLASSES[info.kind]
-    elif is_context_window_error(status, info):
-        cls = ContextWindowExceededError
-    else:
-        cls = class_for_status(status)
-    message = info.message or _default_message(status, headers, body)
-    if 300 <= status < 400:
-        # A redirect's body (often an HTML "Moved") says less than where it points.
-        message = _redirect_message(headers)
-    if retry_after is None:
-        retry_after = info.retry_after
-    return cls(
-        message,
-        status_code=status,
-        type=info.type,
-        code=info.code,
-        param=info.param,
-        provider=provider,
-        model=model,
-        request_id=request_id(headers),
-        body=info.body,
-        headers=headers,
-        retry_after=retry_after,
-    )
-
-
-def request_id(headers: Mapping[str, str]) -> str | None:
-    """The provider's id for the request (OpenAI and most: ``x-request-id``; Anthropic:
-    ``request-id``; AWS: ``x-amzn-requestid``), for support tickets."""
-    return (
-        headers.get("x-request-id") or headers.get("request-id") or headers.get("x-amzn-requestid")
-    )
-
-
-def _redirect_message(headers: Mapping[str, str]) -> str:
-    location = headers.get("location")
-    if not location:
-        return (
-            "Redirect without a Location header; ritellm does not follow redirects for POST "
-            "requests (check base_url)"
-        )
-    return (
-        f"Redirect to {snippet(location)}; ritellm does not follow redirects for POST "
-        "requests (use the new address as base_url)"
-    )
-
-
-def _default_message(status: int, headers: Mapping[str, str], body: bytes) -> str:
-    ctype = headers.get("content-type", "unknown content type")
-    if not body:
-        return f"HTTP {status} with an empty body ({ctype})"
-    return f"HTTP {status} ({ctype}): {snippet(body)}"
-
-
-def _scrub_value(value: Any, secret: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(secret, "***") if secret in value else value
-    if isinstance(value, dict):
-        return {k: _scrub_value(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub_value(v, secret) for v in value]
-    return value
-
-
-def scrub_secret(err: APIError, secret: str | None) -> APIError:
-    """Remove an API key from an error in place, in case a server echoed it back.
-
-    Keys must never reach messages, reprs, logs or tracebacks; providers sometimes quote the
-    key they rejected, and a misconfigured proxy may echo request headers.
-    """
-    if not secret or len(secret) < 4:
-        return err
-    if secret in err.message:
-        err.message = err.message.replace(secret, "***")
-        err.args = (err.message,)
-    err.body = _scrub_value(err.body, secret)
-    err.headers = {k: _scrub_value(v, secret) for k, v in err.headers.items()}
-    inband = getattr(err, "inband", None)
-    if isinstance(inband, ErrorInfo):
-        inband.message = _scrub_value(inband.message, secret)
-        inband.body = _scrub_value(inband.body, secret)
-    return err

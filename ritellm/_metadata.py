@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import request_id
+from ._error_map import request_id
 from ._ratelimits import RateLimits, parse_rate_limits
 
 __all__ = ["Latency", "ResponseMetadata", "hidden_params"]

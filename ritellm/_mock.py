@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from ._error_map import class_for_status
 from ._errors import (
     APIError,
     ContextWindowExceededError,
@@ -23,7 +24,6 @@ from ._errors import (
     ParameterTypeError,
     RateLimitError,
     RiteLLMError,
-    class_for_status,
 )
 from ._providers._common import chunk, usage
 from ._types import AttrDict, ModelResponse, ModelResponseStream, decode_json, retype

@@ -23,8 +23,8 @@ from ._stream import AsyncCompletionStream
 from ._types import ModelResponse, ModelResponseStream
 
 if TYPE_CHECKING:
-    from ._call import Call
     from ._observe import Report
+    from ._prepared import Call
     from ._transport import Response
 
 __all__ = ["run_mock"]

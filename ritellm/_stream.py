@@ -12,14 +12,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    CallCancelled,
-    StreamError,
-    scrub_secret,
-)
+from ._errors import APIConnectionError, APIError, APITimeoutError, CallCancelled, StreamError
+from ._redact import scrub_secret
 from ._types import ModelResponseStream
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ import pydantic
 import pytest
 
 import ritellm
-from ritellm._errors import ErrorInfo, error_from_response
+from ritellm._error_map import error_from_response
+from ritellm._errors import ErrorInfo
 from ritellm._providers import PROVIDERS, get_provider, resolve
 from ritellm._providers._common import dumps
 from ritellm._providers._schema import strict_schema

@@ -23,7 +23,8 @@ from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped, unuse
 
 import ritellm
 from ritellm import _aws_credentials
-from ritellm._errors import ErrorInfo, error_from_response
+from ritellm._error_map import error_from_response
+from ritellm._errors import ErrorInfo
 from ritellm._providers import PROVIDERS, get_provider, resolve
 from ritellm._providers._bedrock_stream import BedrockStreamDecoder
 from ritellm._providers._sigv4 import AwsCredentials

@@ -11,6 +11,13 @@ import pytest
 
 import ritellm
 import ritellm._errors as errors_module
+from ritellm._error_map import (
+    SNIPPET_CHARS,
+    class_for_status,
+    error_from_response,
+    is_context_window_error,
+    snippet,
+)
 from ritellm._errors import (
     APIConnectionError,
     APIError,
@@ -33,13 +40,9 @@ from ritellm._errors import (
     StreamError,
     UnknownProviderError,
     UnprocessableEntityError,
-    class_for_status,
-    error_from_response,
-    is_context_window_error,
-    scrub_secret,
-    snippet,
 )
 from ritellm._providers._common import parse_error_body
+from ritellm._redact import scrub_secret
 
 
 def _err(status: int, headers: dict[str, str], body: bytes, **kwargs: Any) -> APIError:
@@ -576,8 +579,8 @@ def test_info_argument_overrides_parsing() -> None:
 
 def test_long_text_body_is_cut_to_a_snippet() -> None:
     err = _err(500, {}, b"x" * 5000)
-    assert len(err.message) == errors_module.SNIPPET_CHARS
-    assert err.message == "x" * (errors_module.SNIPPET_CHARS - 1) + "…"
+    assert len(err.message) == SNIPPET_CHARS
+    assert err.message == "x" * (SNIPPET_CHARS - 1) + "…"
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pydantic
 import pytest
 
 import ritellm
-from ritellm._errors import error_from_response
+from ritellm._error_map import error_from_response
 from ritellm._providers import PROVIDERS, get_provider, resolve
 from ritellm._providers._common import call_id
 from ritellm._providers.gemini import GeminiProvider

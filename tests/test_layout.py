@@ -15,10 +15,13 @@ PURE = {
     "sse.py",
     "_types.py",
     "_errors.py",
+    "_error_map.py",
+    "_redact.py",
     "_options.py",
     "_retry.py",
     "_assemble.py",
     "_call.py",
+    "_prepared.py",
     "_checks.py",
     "_metadata.py",
     "_ratelimits.py",
@@ -114,7 +117,15 @@ def test_import_ritellm_does_not_import_httpcore() -> None:
 
 # The modules every call goes through: the format differences live behind the Provider
 # interface, so none of them may branch on a provider.
-PROVIDER_BLIND = ["_call.py", "_client.py", "_attempts.py", "_stream.py", "_blocking.py"]
+PROVIDER_BLIND = [
+    "_call.py",
+    "_prepared.py",
+    "_redact.py",
+    "_client.py",
+    "_attempts.py",
+    "_stream.py",
+    "_blocking.py",
+]
 
 
 def _code_strings(tree: ast.AST) -> set[str]:

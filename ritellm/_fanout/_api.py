@@ -11,9 +11,9 @@ from typing import Any, NoReturn
 import anyio
 import anyio.abc
 
-from .._call import Call
 from .._client import AsyncClient, default_client
 from .._errors import ParameterError, RiteLLMError
+from .._prepared import Call
 from .._types import ModelResponse
 from ._engine import Engine, FanoutStats, check_limits, prepare_all, unwrap
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._errors import CallCancelled
 
 if TYPE_CHECKING:
-    from .._call import Call
     from .._errors import APIError
     from .._metadata import ResponseMetadata
+    from .._prepared import Call
     from .._types import HttpRequest, ModelResponse, ModelResponseStream
     from ._callbacks import CustomLogger
     from ._otel import Telemetry

@@ -23,9 +23,9 @@ from .._errors import ParameterError, ParameterTypeError
 from . import _dispatch
 
 if TYPE_CHECKING:
-    from .._call import Call
     from .._errors import APIError
     from .._metadata import ResponseMetadata
+    from .._prepared import Call
     from .._types import HttpRequest, ModelResponseStream
     from . import Report
 

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Span, TracerProvider
 
-    from .._call import Call
     from .._metadata import ResponseMetadata
+    from .._prepared import Call
     from .._types import HttpRequest, ModelResponseStream
     from . import Report, Sink
 

@@ -10,7 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ErrorInfo, snippet
+from .._error_map import snippet
+from .._errors import ErrorInfo
 from .._types import AttrDict
 from ._common import cached_usage, dumps, parse_error_body
 

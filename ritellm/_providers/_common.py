@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import attrs
 
-from .._errors import ErrorInfo, ParameterError, ParameterTypeError, snippet
+from .._error_map import snippet
+from .._errors import ErrorInfo, ParameterError, ParameterTypeError
 from .._types import (
     AttrDict,
     CompletionRequest,

@@ -11,14 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from .._errors import (
-    APIError,
-    APIResponseValidationError,
-    ErrorInfo,
-    StreamError,
-    request_id,
-    snippet,
-)
+from .._error_map import request_id, snippet
+from .._errors import APIError, APIResponseValidationError, ErrorInfo, StreamError
 from .._types import ModelResponseStream, decode_json
 from ..sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 

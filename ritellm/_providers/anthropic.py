@@ -8,12 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._errors import (
-    ErrorInfo,
-    ParameterError,
-    ParameterTypeError,
-    error_from_response,
-)
+from .._error_map import error_from_response
+from .._errors import ErrorInfo, ParameterError, ParameterTypeError
 from .._types import CompletionRequest, Credentials, HttpRequest, Media, ModelResponse
 from .._version import __version__
 from . import NO_HEADERS, ProviderSpec, endpoint, resolve_credentials

@@ -20,7 +20,8 @@ from urllib.parse import quote
 import attrs
 
 from .._aws_credentials import CREDENTIAL_PARAMS, bedrock_credentials
-from .._errors import ErrorInfo, ParameterError, ParameterTypeError, error_from_response
+from .._error_map import error_from_response
+from .._errors import ErrorInfo, ParameterError, ParameterTypeError
 from .._types import AttrDict, CompletionRequest, Credentials, HttpRequest, Media, ModelResponse
 from .._version import __version__
 from . import NO_HEADERS, ProviderSpec, endpoint

@@ -11,12 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .._errors import (
-    ErrorInfo,
-    ParameterError,
-    ParameterTypeError,
-    error_from_response,
-)
+from .._error_map import error_from_response
+from .._errors import ErrorInfo, ParameterError, ParameterTypeError
 from .._types import (
     AttrDict,
     CompletionRequest,

@@ -10,7 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ErrorInfo, ParameterError, StreamError, error_from_response
+from .._error_map import error_from_response
+from .._errors import ErrorInfo, ParameterError, StreamError
 from .._types import (
     AttrDict,
     CompletionRequest,
