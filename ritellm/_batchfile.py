@@ -1,5 +1,6 @@
-"""The output file of ``ritellm batch``: which ids it holds, a torn last line cut off, and the
-rewrite that leaves one line per id after a ``--retry-errors`` run.
+"""The output file of ``ritellm batch``: which ids it holds (answered, failed, answered by the
+bundled simulator), a torn last line cut off, and the rewrite that leaves one line per id
+after a run that redid some lines (``--retry-errors``, simulated results).
 
 File handling only: no anyio, no network. The rewrite goes through a temporary file in the
 same directory, fsync and ``os.replace``, so the output is always either the old file or
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -26,7 +27,7 @@ __all__ = [
     "whole_lines",
 ]
 
-# A --retry-errors run writes its results here (beside the output) and folds them into the
+# A run that redoes lines writes its results here (beside the output) and folds them into the
 # output when it ends; after a kill -9 the next run folds in what is left.
 JOURNAL_SUFFIX = ".retry"
 
@@ -40,29 +41,56 @@ def id_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _result(line: bytes) -> tuple[str, bool] | None:
-    """(id key, answered) for one of our result lines; None for any other line."""
+class _Result(NamedTuple):
+    key: str
+    answered: bool
+    simulated: bool
+
+
+def _result(line: bytes) -> _Result | None:
+    """What one of our result lines says; None for any other line."""
     try:
         record = json.loads(line)
     except ValueError:
         return None
     if not isinstance(record, dict) or "id" not in record:
         return None
+    simulated = record.get("simulated") is True
     if "response" in record:
-        return id_key(record["id"]), True
+        return _Result(id_key(record["id"]), True, simulated)
     if "error" in record:
-        return id_key(record["id"]), False
+        return _Result(id_key(record["id"]), False, simulated)
     return None
+
+
+def _replaces(newer: _Result, held: _Result) -> bool:
+    """Whether a later line of an id takes the place of its earlier one: anything replaces
+    an error or a simulated result; only a real response replaces a real response."""
+    return (newer.answered and not newer.simulated) or not held.answered or held.simulated
+
+
+def _best(lines: list[bytes]) -> tuple[list[_Result | None], dict[str, tuple[bytes, _Result]]]:
+    """Each line's result, and each id's best line (see :func:`_replaces`)."""
+    results = [_result(line) for line in lines]
+    best: dict[str, tuple[bytes, _Result]] = {}
+    for line, result in zip(lines, results, strict=True):
+        if result is not None:
+            held = best.get(result.key)
+            if held is None or _replaces(result, held[1]):
+                best[result.key] = (line, result)
+    return results, best
 
 
 @attrs.frozen
 class OutputState:
-    """What an output file already holds."""
+    """What an output file already holds: each id's best line (the one a rewrite keeps)."""
 
     answered: frozenset[str]
-    """Ids with a response line."""
+    """Ids whose line is a response."""
     failed: frozenset[str]
-    """Ids with only error lines."""
+    """Ids whose line is an error."""
+    simulated: frozenset[str] = frozenset()
+    """Of those, the ids whose line the bundled simulator produced (``"simulated": true``)."""
     repaired_torn_line: bool = False
 
 
@@ -94,40 +122,33 @@ def read_output(path: str) -> OutputState:
     if torn:
         with open(path, "r+b") as f:
             f.truncate(data.rfind(b"\n") + 1)
-    answered: set[str] = set()
-    seen: set[str] = set()
-    for line in lines:
-        result = _result(line)
-        if result is not None:
-            seen.add(result[0])
-            if result[1]:
-                answered.add(result[0])
-    return OutputState(frozenset(answered), frozenset(seen - answered), torn)
+    _, best = _best(lines)
+    results = [result for _, result in best.values()]
+    return OutputState(
+        answered=frozenset(r.key for r in results if r.answered),
+        failed=frozenset(r.key for r in results if not r.answered),
+        simulated=frozenset(r.key for r in results if r.simulated),
+        repaired_torn_line=torn,
+    )
 
 
 def one_line_per_id(lines: list[bytes]) -> list[bytes]:
-    """Each id's best line, in the place of its first line: its last response, else its last
-    error. Lines that are not results (not JSON, no id) stay where they are.
+    """Each id's best line, in the place of its first line: its last real response, else its
+    last line (so a redone simulated result replaces the simulator's, even by an error).
+    Lines that are not results (not JSON, no id) stay where they are.
 
     Args:
         lines: the output's lines followed by the newer ones, without newlines.
     """
-    results = [_result(line) for line in lines]
-    best: dict[str, tuple[bytes, bool]] = {}
-    for line, result in zip(lines, results, strict=True):
-        if result is not None:
-            key, answered = result
-            held = best.get(key)
-            if held is None or answered or not held[1]:
-                best[key] = (line, answered)
+    results, best = _best(lines)
     merged: list[bytes] = []
     placed: set[str] = set()
     for line, result in zip(lines, results, strict=True):
         if result is None:
             merged.append(line)
-        elif result[0] not in placed:
-            placed.add(result[0])
-            merged.append(best[result[0]][0])
+        elif result.key not in placed:
+            placed.add(result.key)
+            merged.append(best[result.key][0])
     return merged
 
 
@@ -153,7 +174,7 @@ def atomic_write(path: str, lines: list[bytes]) -> None:
 
 
 def merge_journal(path: str, journal: str) -> int:
-    """Fold a ``--retry-errors`` run's results into the output, one line per id (see
+    """Fold the results of a run that redid lines into the output, one line per id (see
     :func:`one_line_per_id`), and remove the journal. Safe to repeat after a crash at any
     point: until the replace, the output is untouched and the journal is still there.
 
@@ -176,7 +197,7 @@ def merge_journal(path: str, journal: str) -> int:
 
 
 def recover_journal(path: str, journal: str) -> int:
-    """Fold in the journal a ``--retry-errors`` run left behind (killed before it could),
+    """Fold in the journal a run that redid lines left behind (killed before it could),
     if there is one.
 
     Args:

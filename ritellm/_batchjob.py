@@ -2,9 +2,12 @@
 
 Every finished request is written as one JSON line and flushed at once, so an interrupt
 (Ctrl-C, a crash, ``kill -9``) loses at most the requests in flight. A rerun reads the
-output, drops a torn last line, skips what is finished and does the rest. A
-``--retry-errors`` run writes to a journal beside the output and folds it in when it ends
-(``_batchfile``), so each id keeps exactly one line. Uses the public fan-out API.
+output, drops a torn last line, skips what is finished and does the rest. Results of the
+bundled simulator are marked ``"simulated": true``; they count as finished only for a line
+that this run sends to the simulator too, so a run with a real key redoes them. A run that
+redoes lines (those, or error lines with ``--retry-errors``) writes to a journal beside the
+output and folds it in when it ends (``_batchfile``), so each id keeps exactly one line.
+Uses the public fan-out API.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,7 +27,7 @@ from ._errors import APIError, ParameterError, RiteLLMError
 from ._fanout import FanoutStats, completions_as_completed
 from ._types import ModelResponseStream
 
-__all__ = ["BatchProgress", "BatchSummary", "run_batch"]
+__all__ = ["BatchProgress", "BatchSummary", "redo_notice", "run_batch"]
 
 # Invalid input lines named on stderr before the run; the rest are only counted.
 MAX_PROBLEMS_SHOWN = 5
@@ -52,7 +56,7 @@ class BatchSummary:
     total: int = 0
     skipped: int = 0
     """Lines already finished in the output by an earlier run (error lines included, unless
-    they are being retried)."""
+    they are being retried; simulated results only when this run simulates their line)."""
     failed_before: int = 0
     """Of ``skipped``, those whose earlier result is an error line."""
     done: int = 0
@@ -60,7 +64,7 @@ class BatchSummary:
     retried: int = 0
     """Requests re-sent after a 429."""
     recovered: int = 0
-    """Results folded in from an interrupted ``--retry-errors`` run's journal."""
+    """Results folded in from the journal of an interrupted run that redid lines."""
     repaired_torn_line: bool = False
     seconds: float = 0.0
 
@@ -85,7 +89,37 @@ def _error_record(exc: BaseException) -> dict[str, Any]:
     return record
 
 
-Row = tuple[Any, int, dict[str, Any] | None, str | None]
+@attrs.frozen
+class _Row:
+    """One non-blank input line."""
+
+    ident: Any
+    number: int
+    request: dict[str, Any] | None
+    """None when the line is not a request (its problem says why)."""
+    problem: str | None
+    simulated: bool = False
+    """Sent to the bundled simulator in this run."""
+
+    def tag(self) -> dict[str, Any]:
+        """The fields that start its result line: id, line number, the simulator's mark."""
+        if self.simulated:
+            return {"id": self.ident, "line": self.number, "simulated": True}
+        return {"id": self.ident, "line": self.number}
+
+
+def redo_notice(models: Mapping[str, int]) -> str:
+    """What a run says before it redoes simulated results, e.g. ``3 simulated results will be
+    redone with openai/gpt-4o-mini``.
+
+    Args:
+        models: how many are redone with each model, in the order to name them.
+    """
+    count = sum(models.values())
+    what = f"{count} simulated result{'' if count == 1 else 's'} will be redone"
+    if len(models) == 1:
+        return f"{what} with {next(iter(models))}"
+    return f"{what}: " + ", ".join(f"{n} with {model}" for model, n in models.items())
 
 
 def _parse_line(text: str, number: int) -> tuple[Any, str | None]:
@@ -104,10 +138,9 @@ def _read_requests(
     model: str | None,
     defaults: Mapping[str, Any],
     base_url_for: Callable[[Mapping[str, Any]], str | None] | None,
-) -> tuple[list[Row], list[str]]:
-    """(id, line number, request or None, problem) per non-blank input line, and the
-    problems that stop the batch (duplicate ids)."""
-    rows: list[Row] = []
+) -> tuple[list[_Row], list[str]]:
+    """The non-blank input lines, and the problems that stop the batch (duplicate ids)."""
+    rows: list[_Row] = []
     fatal: list[str] = []
     seen: set[str] = set()
     with open(path, encoding="utf-8") as f:
@@ -116,7 +149,7 @@ def _read_requests(
                 continue
             obj, problem = _parse_line(text, number)
             if obj is None:
-                rows.append((number, number, None, problem))
+                rows.append(_Row(number, number, None, problem))
                 continue
             ident = obj.pop("id", number)
             if id_key(ident) in seen:
@@ -126,13 +159,13 @@ def _read_requests(
             if model and "model" not in obj:
                 request["model"] = model
             if "model" not in request:
-                rows.append((ident, number, None, f"line {number} has no model (use --model)"))
+                rows.append(_Row(ident, number, None, f"line {number} has no model (use --model)"))
                 continue
             url = base_url_for(request) if base_url_for is not None else None
             if url is not None:
                 request.pop("api_base", None)
                 request["base_url"] = url
-            rows.append((ident, number, request, None))
+            rows.append(_Row(ident, number, request, None, simulated=url is not None))
     return rows, fatal
 
 
@@ -172,8 +205,9 @@ async def run_batch(
         rpm, tpm: shared request and token rate limits.
         retry_errors: do error lines of earlier runs again; their new result replaces them.
         fsync: fsync after every result line (survives a machine crash, not just ours).
-        base_url_for: the base URL a request must go to instead of its own (the simulator),
-            or None to leave it as it is.
+        base_url_for: the bundled simulator's base URL for a request it must answer, or None
+            to leave the request as it is. Those requests' results are marked
+            ``"simulated": true``; the others redo the simulated results of earlier runs.
         progress: called with where the batch stands each time a request finishes.
         notice: called with each message for the user (invalid input lines, recovery).
 
@@ -189,11 +223,22 @@ async def run_batch(
     journal = output_path + JOURNAL_SUFFIX
     summary.recovered = recover_journal(output_path, journal)
     if summary.recovered and notice is not None:
-        notice(f"recovered {summary.recovered} results of an interrupted --retry-errors run")
+        notice(f"recovered {summary.recovered} redone results of an interrupted run")
     state = read_output(output_path)
     summary.repaired_torn_line = state.repaired_torn_line
-    redo = state.failed if retry_errors else frozenset()
-    rewrite = any(id_key(ident) in redo for ident, *_ in rows)
+    resimulated: Counter[str] = Counter()  # the models that redo simulated results
+    redo: set[str] = set()
+    for row in rows:
+        key = id_key(row.ident)
+        if key in state.simulated and not row.simulated:
+            redo.add(key)
+            if row.request is not None:  # else its problem is reported below
+                resimulated[str(row.request["model"])] += 1
+        elif retry_errors and key in state.failed:
+            redo.add(key)
+    if resimulated and notice is not None:
+        notice(redo_notice(resimulated))
+    rewrite = bool(redo)
     client = default_client()
     # Blocking writes on purpose: a ~200-byte append to a local file costs microseconds,
     # less than a hop to a worker thread, and keeps lines whole and in order.
@@ -208,9 +253,10 @@ async def run_batch(
             os.fsync(out.fileno())
 
     try:
-        pending: list[tuple[Any, int, dict[str, Any]]] = []
+        pending: list[tuple[_Row, dict[str, Any]]] = []
         problems: list[str] = []
-        for ident, number, request, problem in rows:
+        for row in rows:
+            ident, number, request, problem = row.ident, row.number, row.request, row.problem
             key = id_key(ident)
             if key not in redo and (key in state.answered or key in state.failed):
                 summary.skipped += 1
@@ -235,20 +281,20 @@ async def run_batch(
                 problems.append(str(problem))
                 summary.failed += 1
                 continue
-            pending.append((ident, number, request))
+            pending.append((row, request))
         _report_problems([f"{input_path}: {p}" for p in problems], notice)
         if pending:
             await _fan_out(pending, summary, write, concurrency, rpm, tpm, progress)
     finally:
         out.close()
-        if rewrite:  # also after Ctrl-C: what was retried so far replaces its error lines
+        if rewrite:  # also after Ctrl-C: what was redone so far replaces its old lines
             merge_journal(output_path, journal)
         summary.seconds = time.monotonic() - started
     return summary
 
 
 async def _fan_out(
-    pending: list[tuple[Any, int, dict[str, Any]]],
+    pending: list[tuple[_Row, dict[str, Any]]],
     summary: BatchSummary,
     write: Callable[[dict[str, Any]], None],
     concurrency: int,
@@ -273,7 +319,7 @@ async def _fan_out(
             )
 
     async with completions_as_completed(
-        [request for _, _, request in pending],
+        [request for _, request in pending],
         max_concurrency=concurrency,
         return_exceptions=True,
         rpm=rpm,
@@ -283,12 +329,12 @@ async def _fan_out(
         async for index, item in results:
             if isinstance(item, ModelResponseStream):
                 continue  # streamed lines: only the assembled response is kept
-            ident, number, _ = pending[index]
+            row = pending[index][0]
             if isinstance(item, BaseException):
-                write({"id": ident, "line": number, "error": _error_record(item)})
+                write({**row.tag(), "error": _error_record(item)})
                 summary.failed += 1
             else:
-                write({"id": ident, "line": number, "response": item})
+                write({**row.tag(), "response": item})
                 summary.done += 1
         if results.stats is not None:
             summary.retried = results.stats.retried

@@ -72,11 +72,13 @@ def add_batch_parser(commands: Any) -> None:
             "and append one result per line to OUTPUT, tagged with the input's id (or its "
             "line number). Lines without a model use --model; like chat, OpenAI lines with no "
             "key or base URL configured are answered by the bundled simulator, which is said "
-            "on stderr. Each result is flushed as it finishes: after an interrupt "
-            "(Ctrl-C, a crash, kill -9) rerun the same command and it skips finished lines, "
-            "redoes a torn last line and loses nothing. A failed request is written as an "
-            "error line and does not stop the batch; --retry-errors redoes those lines and "
-            "replaces them. Exit status: 0 when every line has a response, 1 when any failed."
+            'on stderr and marked "simulated": true in OUTPUT; a run that is not on the '
+            "simulator redoes those lines and replaces them. Each result is flushed as it "
+            "finishes: after an interrupt (Ctrl-C, a crash, kill -9) rerun the same command "
+            "and it skips finished lines, redoes a torn last line and loses nothing. A failed "
+            "request is written as an error line and does not stop the batch; --retry-errors "
+            "redoes those lines and replaces them. Exit status: 0 when every line has a "
+            "response, 1 when any failed."
         ),
     )
     batch.add_argument("input", metavar="INPUT", help="requests, one JSON object per line")

@@ -293,7 +293,7 @@ def test_kill_9_during_retry_errors_loses_nothing(files: tuple[Path, Path]) -> N
     assert proc.returncode == 1, err
     assert normal(err) == [
         REQUESTED.format(url="http://127.0.0.1:PORT/v1"),
-        f"ritellm batch: recovered {retried} results of an interrupted --retry-errors run",
+        f"ritellm batch: recovered {retried} redone results of an interrupted run",
         "ritellm batch: 40 lines: 0 done, 0 failed, 40 already finished, 0 retried after 429, "
         "in Ts",
         f"ritellm batch: {40 - retried} lines failed earlier; rerun with --retry-errors to retry "
