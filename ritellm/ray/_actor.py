@@ -1,0 +1,147 @@
+"""The worker: the callable class Ray Data runs as an actor (``map_batches``). Each actor
+runs one event loop (anyio's blocking portal) with one client and one admission shared by
+every batch it is given, so its ``concurrency_per_worker`` slots stay busy across batches.
+Imports ray, pyarrow and anyio; never asyncio or trio.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import attrs
+
+from .._client import AsyncClient
+from .._errors import ParameterError, RiteLLMError
+from .._fanout._engine import Engine
+from ._limiter import ClusterAdmission
+from ._rows import OUTPUT_COLUMNS, id_key, output_columns, request_from_row
+
+__all__ = ["CompletionWorker", "WorkerConfig"]
+
+
+@attrs.frozen(kw_only=True)
+class WorkerConfig:
+    """What every worker needs to know (pickled into each actor)."""
+
+    model: str | None
+    params: Mapping[str, Any] = attrs.field(repr=False)  # may hold an api_key
+    concurrency: int
+    tpm: bool
+    backend: str
+    client_options: Mapping[str, Any] = attrs.field(repr=False)
+
+
+class CompletionWorker:
+    """``ds.map_batches(CompletionWorker, ...)``: completes each row of a pyarrow batch and
+    appends ``response``, ``content`` and ``error``.
+
+    Args:
+        config: the job's :class:`WorkerConfig`.
+        limits: the shared limiter's actor handle.
+        finished: ids (as :func:`id_key`) to leave out, or an ObjectRef of them, or None.
+    """
+
+    def __init__(self, config: WorkerConfig, limits: Any, finished: Any = None) -> None:
+        import ray
+
+        if isinstance(finished, ray.ObjectRef):
+            finished = ray.get(finished)
+        self._finished: frozenset[str] = frozenset(finished or ())
+        self._config = config
+        self._limits = limits
+        # The actor's id survives a restart: the limiter sees the same worker, new process.
+        self._name = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
+        self._counts = {"done": 0, "failed": 0, "retried": 0}
+        self._portal_cm: AbstractContextManager[anyio.from_thread.BlockingPortal] | None
+        self._portal_cm = anyio.from_thread.start_blocking_portal(config.backend)
+        self._portal = self._portal_cm.__enter__()
+        self._client, self._admission = self._portal.call(self._start)
+        self._serving = self._portal.start_task_soon(self._admission.serve)
+        info = {"pid": os.getpid(), "node": socket.gethostname()}
+        ray.get(limits.register.remote(self._name, info))
+
+    async def _start(self) -> tuple[AsyncClient, ClusterAdmission]:
+        client = AsyncClient(**self._config.client_options)
+        admission = ClusterAdmission(self._limits, self._config.concurrency, tpm=self._config.tpm)
+        return client, admission
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa  # type: ignore[import-untyped]
+
+        taken = [name for name in OUTPUT_COLUMNS if name in batch.column_names]
+        if taken:
+            raise ParameterError(
+                f"the input already has a column named {taken[0]!r}: map_completions adds "
+                f"{', '.join(OUTPUT_COLUMNS)} (rename or drop it first)"
+            )
+        rows = batch.to_pylist()
+        keep = [i for i, row in enumerate(rows) if not self._skip(row)]
+        if len(keep) < len(rows):
+            batch = batch.take(pa.array(keep, pa.int64()))
+            rows = [rows[i] for i in keep]
+        outcomes = self._portal.call(self._run, rows)
+        columns = list(zip(*(output_columns(o) for o in outcomes), strict=True)) or [(), (), ()]
+        for name, values in zip(OUTPUT_COLUMNS, columns, strict=True):
+            batch = batch.append_column(name, pa.array(list(values), pa.string()))
+        self._limits.progress.remote(self._name, dict(self._counts))
+        return batch
+
+    def _skip(self, row: Mapping[str, Any]) -> bool:
+        ident = row.get("id")
+        return bool(self._finished) and ident is not None and id_key(ident) in self._finished
+
+    async def _run(self, rows: list[dict[str, Any]]) -> list[Any]:
+        client, config = self._client, self._config
+        outcomes: list[Any] = [None] * len(rows)
+        calls = []
+        where: list[int] = []
+        for index, row in enumerate(rows):
+            request = request_from_row(row, config.model, config.params)
+            try:
+                if "model" not in request:
+                    raise ParameterError("the row has no model: pass model= or a model column")
+                model, messages = request.pop("model"), request.pop("messages", None)
+                calls.append(client._prepare_kwargs(model, messages, request))
+            except RiteLLMError as exc:  # a bad row is an error row, not a failed job
+                outcomes[index] = exc
+                continue
+            where.append(index)
+
+        async def deliver(position: int, outcome: Any) -> None:
+            outcomes[where[position]] = outcome
+
+        engine = Engine(
+            client,
+            calls,
+            max_concurrency=config.concurrency,
+            return_exceptions=True,
+            rpm=None,
+            tpm=None,
+            progress=False,
+            deliver=deliver,
+            admission=self._admission,
+        )
+        await engine.run()
+        failed = sum(1 for o in outcomes if isinstance(o, BaseException))
+        self._counts["done"] += len(rows) - failed
+        self._counts["failed"] += failed
+        self._counts["retried"] += engine.stats.retried
+        return outcomes
+
+    def __del__(self) -> None:
+        # Ray Data drops the instance when the pool shuts down: close the client's
+        # connections on its own loop, then end the loop.
+        portal_cm, self._portal_cm = getattr(self, "_portal_cm", None), None
+        if portal_cm is None:
+            return
+        try:
+            self._serving.cancel()
+            self._portal.call(self._client.aclose)
+        finally:
+            portal_cm.__exit__(None, None, None)

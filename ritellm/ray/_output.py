@@ -1,0 +1,240 @@
+"""``write_completions``: a resumable job whose output is a directory of Parquet or JSONL
+files. A rerun reads what is there, removes a file a crash left half-written, leaves out
+the rows already answered and writes the rest as new files beside them.
+Imports ray and pyarrow lazily, at call time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._errors import ParameterError, ParameterTypeError
+from .._fanout._engine import FanoutStats, _Progress
+from ._job import map_completions, shared_limits
+from ._rows import finished_keys
+
+if TYPE_CHECKING:
+    import pyarrow.fs  # type: ignore[import-untyped]
+    import ray.data
+
+__all__ = ["JobSummary", "finished_ids", "write_completions"]
+
+FORMATS = {"parquet": ".parquet", "json": ".json"}
+
+
+@attrs.frozen
+class JobSummary:
+    """What a :func:`write_completions` run did."""
+
+    skipped: int
+    """Rows left out: their id was already answered in the output."""
+    done: int
+    """Rows written with a response by this run."""
+    failed: int
+    """Rows written with an error by this run."""
+    removed: tuple[str, ...]
+    """Files removed because they could not be read whole (a crash cut them short)."""
+    workers: int
+    """Worker actors that ran."""
+    restarts: int
+    """Times Ray restarted a worker whose process died (its batches ran again)."""
+    seconds: float
+
+
+def _filesystem(path: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    import pyarrow.fs
+
+    if "://" in path:
+        fs, root = pyarrow.fs.FileSystem.from_uri(path)
+        return fs, str(root)
+    return pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
+
+
+def _files(fs: pyarrow.fs.FileSystem, root: str, suffix: str) -> list[str]:
+    import pyarrow.fs
+
+    info = fs.get_file_info(root)
+    if info.type == pyarrow.fs.FileType.NotFound:
+        return []
+    if info.type != pyarrow.fs.FileType.Directory:
+        raise ParameterError(f"the output location {root!r} is not a directory")
+    found = fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=False))
+    return sorted(f.path for f in found if f.is_file and f.path.endswith(suffix))
+
+
+def _read(fs: pyarrow.fs.FileSystem, path: str, fmt: str) -> list[dict[str, Any]]:
+    """The id and error of each row of one output file; raises if it is not whole."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        with fs.open_input_file(path) as f:
+            table = pq.read_table(f, columns=["id", "error"])
+        found: list[dict[str, Any]] = table.to_pylist()
+        return found
+    with fs.open_input_stream(path) as f:
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        raise ValueError("no newline at the end: cut short")
+    rows = []
+    for line in data.splitlines():
+        row = json.loads(line)
+        rows.append({"id": row.get("id"), "error": row.get("error")})
+    return rows
+
+
+def _status(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # An output row holds a response or an error, never both: reading only the small
+    # error column tells which.
+    return [{"id": r["id"], "error": r["error"], "response": r["error"] is None} for r in rows]
+
+
+def finished_ids(
+    path: str, *, format: str = "parquet", retry_errors: bool = True, repair: bool = False
+) -> tuple[set[str], tuple[str, ...]]:
+    """Ids (as :func:`ritellm.ray._rows.id_key`) an earlier run finished in ``path``.
+
+    Args:
+        path: the output directory (local, or a URI pyarrow knows: ``s3://``, ``gs://``...).
+        format: "parquet" or "json" (JSON lines).
+        retry_errors: True: only rows with a response are finished; False: error rows too.
+        repair: remove the files that cannot be read whole (else they are only skipped).
+
+    Returns:
+        The finished ids, and the unreadable files (removed if ``repair``).
+    """
+    fs, root = _filesystem(path)
+    done: set[str] = set()
+    broken: list[str] = []
+    for file in _files(fs, root, FORMATS[format]):
+        try:
+            rows = _read(fs, file, format)
+        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+            broken.append(file)
+            continue
+        done |= finished_keys(_status(rows), retry_errors=retry_errors)
+    if repair:
+        for file in broken:
+            fs.delete_file(file)
+    return done, tuple(broken)
+
+
+def _count(fs: pyarrow.fs.FileSystem, files: list[str], fmt: str) -> tuple[int, int]:
+    done = failed = 0
+    for file in files:
+        for row in _read(fs, file, fmt):
+            if row["error"] is None:
+                done += 1
+            else:
+                failed += 1
+    return done, failed
+
+
+def write_completions(
+    ds: ray.data.Dataset,
+    path: str,
+    *,
+    format: str = "parquet",
+    retry_errors: bool = True,
+    progress: bool | Callable[[FanoutStats], Any] = False,
+    **options: Any,
+) -> JobSummary:
+    """Run :func:`map_completions` and write its rows to the directory ``path``, resuming
+    whatever an earlier run with the same ``path`` did.
+
+    Rows need an ``id`` column: a row whose id already has a response in ``path`` is left
+    out (and not sent). Each run adds its own files; a file a crash cut short is removed
+    and its rows are done again. Every input row ends up in ``path`` exactly once (with
+    ``retry_errors``, an id answered after an earlier error also keeps its error row); a
+    request may have been sent more than once (at-least-once: see docs/scaling.md).
+
+    Args:
+        ds: the input Dataset (as for :func:`map_completions`).
+        path: the output directory, local (shared by every node) or a URI such as
+            ``s3://bucket/out``.
+        format: "parquet" or "json" (JSON lines).
+        retry_errors: True: rows recorded as errors are done again; False: they count as
+            finished, as in ``ritellm batch``.
+        progress: True for a progress bar (tqdm if installed, else a stderr line), or a
+            callable receiving :class:`ritellm.FanoutStats` about twice a second.
+        options: :func:`map_completions`'s keyword arguments (``model``, ``num_workers``,
+            ``rpm``, ... and ``acompletion``'s).
+
+    Returns:
+        A :class:`JobSummary`.
+
+    Raises:
+        ParameterError / ParameterTypeError: bad arguments, an input without ``id`` (when
+            its schema is known), or a ``path`` that is a file; before any request.
+    """
+    import ray
+
+    started = time.monotonic()
+    if format not in FORMATS:
+        raise ParameterError(f"format must be 'parquet' or 'json', got {format!r}")
+    if not isinstance(path, str):
+        raise ParameterTypeError(f"path must be a str, not {type(path).__name__}")
+    schema = ds.schema(fetch_if_missing=False) if isinstance(ds, ray.data.Dataset) else None
+    if schema is not None and "id" not in schema.names:
+        raise ParameterError("write_completions needs an 'id' column to resume by")
+    fs, root = _filesystem(path)
+    before = set(_files(fs, root, FORMATS[format]))
+    finished, removed = finished_ids(path, format=format, retry_errors=retry_errors, repair=True)
+    before -= set(removed)
+    limits = shared_limits(options.get("rpm"), options.get("tpm"))
+    out = map_completions(
+        ds, _finished=ray.put(frozenset(finished)) if finished else None, _limits=limits, **options
+    )
+    watcher = _Watcher(limits, progress) if progress else None
+    try:
+        if format == "parquet":
+            out.write_parquet(path)
+        else:
+            out.write_json(path)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+    written = [f for f in _files(fs, root, FORMATS[format]) if f not in before]
+    done, failed = _count(fs, written, format)
+    workers = ray.get(limits.workers.remote())
+    restarts = sum(w["starts"] - 1 for w in workers.values())
+    seconds = time.monotonic() - started
+    return JobSummary(len(finished), done, failed, removed, len(workers), restarts, seconds)
+
+
+class _Watcher:
+    """Polls the shared limiter for the workers' counters and shows them (a thread)."""
+
+    EVERY = 0.5
+
+    def __init__(self, limits: Any, progress: bool | Callable[[FanoutStats], Any]) -> None:
+        import threading
+
+        self._limits = limits
+        self._stats = FanoutStats()
+        self._progress = _Progress(progress, self._stats)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ritellm-ray-progress")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        import ray
+
+        while not self._stop.wait(self.EVERY):
+            workers: Mapping[str, Mapping[str, Any]] = ray.get(self._limits.workers.remote())
+            before = self._stats.done + self._stats.failed
+            self._stats.done = sum(w["done"] for w in workers.values())
+            self._stats.failed = sum(w["failed"] for w in workers.values())
+            self._stats.retried = sum(w["retried"] for w in workers.values())
+            self._progress.update(max(0, self._stats.done + self._stats.failed - before))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._progress.close()

@@ -1,0 +1,358 @@
+"""ritellm.ray on a real local Ray cluster (``ray.init(num_cpus=2)``, one for the module)
+against the simulator on 127.0.0.1: every id exactly once over two workers, the cluster-wide
+rpm held at the server, one worker's 429 holding back every worker, a worker killed mid-job,
+per-row overrides, error rows, resuming an output directory, and bad arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ritellm
+from ritellm.testing import Reply, Simulator, ThreadedSimulator
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+import pyarrow.parquet as pq  # type: ignore[import-untyped]  # noqa: E402  (ray[data] brings it)
+
+from ritellm.ray import finished_ids, map_completions, write_completions  # noqa: E402
+
+# Ray warns about its own deprecated settings while creating its defaults (not ours to fix).
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
+
+MODEL = "openai/gpt-4o-mini"
+GREETING = "Hello from the ritellm simulator! You said: "
+
+
+class Arrivals(list[Any]):
+    """``sim.requests`` that also notes when each request arrived (on the server's thread)
+    and sets an event once ``threshold`` requests have."""
+
+    def __init__(self, threshold: int = 0) -> None:
+        super().__init__()
+        self.times: list[float] = []
+        self.threshold = threshold
+        self.reached = threading.Event()
+
+    def append(self, item: Any) -> None:
+        self.times.append(time.monotonic())
+        super().append(item)
+        if self.threshold and len(self) >= self.threshold:
+            self.reached.set()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=200 * 1024 * 1024,
+        logging_level="ERROR",
+        log_to_driver=False,
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(cluster: None) -> Iterator[ThreadedSimulator]:
+    with Simulator.start_in_thread() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(server: ThreadedSimulator) -> Iterator[ThreadedSimulator]:
+    server.reset_stats()
+    server.simulator.requests = Arrivals()
+    server.default = Reply()
+    yield server
+    server.default = Reply()
+
+
+def rows(n: int, start: int = 0, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {"id": i, "messages": [{"role": "user", "content": f"q{i}"}], **extra}
+        for i in range(start, start + n)
+    ]
+
+
+def job(sim: ThreadedSimulator, **options: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "model": MODEL,
+        "base_url": sim.base_url,
+        "api_key": "sk-test",
+        "num_workers": 2,
+        "concurrency_per_worker": 8,
+    }
+    return {**base, **options}
+
+
+def read_dir(path: Path) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return found
+
+
+# -- every row exactly once --------------------------------------------------------------------
+
+
+def test_2000_rows_over_two_workers_each_id_exactly_once(
+    sim: ThreadedSimulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    summary = write_completions(ray.data.from_items(rows(2000)), str(out), **job(sim))
+    got = read_dir(out)
+    assert sorted(row["id"] for row in got) == list(range(2000))
+    assert all(row["content"] == f"{GREETING}q{row['id']}" for row in got)
+    assert all(row["error"] is None for row in got)
+    first = json.loads(got[0]["response"])
+    assert first["object"] == "chat.completion"
+    assert first["choices"][0]["message"]["content"] == got[0]["content"]
+    assert got[0]["messages"] == [{"role": "user", "content": f"q{got[0]['id']}"}]
+    assert (summary.done, summary.failed, summary.skipped, summary.removed) == (2000, 0, 0, ())
+    assert (summary.workers, summary.restarts) == (2, 0)
+    assert sim.stats.requests == 2000
+
+
+# -- the shared limit --------------------------------------------------------------------------
+
+
+def test_the_cluster_wide_rpm_holds_at_the_server(sim: ThreadedSimulator, tmp_path: Path) -> None:
+    rpm = 6000.0  # 100/s for both workers together, each of which could do far more
+    arrivals = sim.simulator.requests = Arrivals()
+    summary = write_completions(
+        ray.data.from_items(rows(700)), str(tmp_path / "out"), **job(sim, rpm=rpm)
+    )
+    assert (summary.done, summary.workers) == (700, 2)
+    times = sorted(arrivals.times)
+    assert len(times) == 700
+    burst = int(rpm / 60)  # the bucket starts full: a second's worth at once
+    sustained = (len(times) - burst - 1) / (times[-1] - times[burst])
+    assert rpm / 60 * 0.9 <= sustained <= rpm / 60 * 1.1, sustained
+
+
+def test_a_429_seen_by_one_worker_holds_back_every_worker(
+    sim: ThreadedSimulator, tmp_path: Path
+) -> None:
+    sim.default = Reply(latency=0.02)
+    arrivals = sim.simulator.requests = Arrivals(threshold=280)
+    result: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: result.append(
+            write_completions(
+                ray.data.from_items(rows(300)),
+                str(tmp_path / "out"),
+                **job(sim, concurrency_per_worker=4, batch_size=8),
+            )
+        )
+    )
+    worker.start()
+    assert arrivals.reached.wait(60)
+    scripted_at = time.monotonic()
+    sim.script(Reply(status=429, headers={"retry-after-ms": "300"}))
+    worker.join(60)
+    assert result and (result[0].done, result[0].failed, result[0].workers) == (300, 0, 2)
+    assert sim.stats.requests == 301  # the refused request was sent again
+    assert sim.stats.max_in_flight > 4  # both workers were sending at once
+    refused_at = next(t for t in arrivals.times if t >= scripted_at)
+    after = [t - refused_at for t in arrivals.times if t > refused_at]
+    # In-flight answers come back, and a request admitted before the 429 was known may
+    # follow within milliseconds; then nothing from any worker until the Retry-After has
+    # passed, and from then on the whole cluster is paced at the rate the 429 implies
+    # (one per 0.3 s, raised 10% a second), where it sent ~200 a second before.
+    assert [t for t in after if 0.06 < t < 0.28] == []
+    assert 1 <= len([t for t in after if 0.28 <= t < 1.3]) <= 5
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+def _worker_pids() -> list[int]:
+    import ray._private.state
+
+    return [
+        actor["Pid"]
+        for actor in ray._private.state.actors().values()
+        if "CompletionWorker" in actor["ActorClassName"] and actor["State"] == "ALIVE"
+    ]
+
+
+def test_a_worker_killed_mid_job_loses_and_duplicates_no_row(
+    sim: ThreadedSimulator, tmp_path: Path
+) -> None:
+    sim.default = Reply(latency=0.01)
+    arrivals = sim.simulator.requests = Arrivals(threshold=700)
+    result: list[Any] = []
+    out = tmp_path / "out"
+    worker = threading.Thread(
+        target=lambda: result.append(
+            write_completions(ray.data.from_items(rows(2000)), str(out), **job(sim))
+        )
+    )
+    worker.start()
+    assert arrivals.reached.wait(60)
+    pids = _worker_pids()
+    assert len(pids) == 2
+    os.kill(pids[0], signal.SIGKILL)  # with requests in flight: its batches run again
+    worker.join(90)
+    assert result, "the job did not finish"
+    got = read_dir(out)
+    assert sorted(row["id"] for row in got) == list(range(2000))
+    assert all(row["content"] == f"{GREETING}q{row['id']}" for row in got)
+    assert (result[0].done, result[0].failed, result[0].restarts) == (2000, 0, 1)
+    assert sim.stats.requests > 2000  # at-least-once: the lost batches' requests went again
+
+
+def test_rows_override_the_call_and_failures_become_error_rows(sim: ThreadedSimulator) -> None:
+    def header(**reply: Any) -> dict[str, str]:
+        return {"x-ritellm-sim": json.dumps(reply)}
+
+    tool = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    plain: dict[str, Any] = {"model": None, "base_url": None, "temperature": None}
+    plain["max_tokens"] = None
+    table = [
+        {"id": 0, **plain, "extra_headers": None, "tools": None, "label": "a"},
+        {"id": 1, **plain, "temperature": 0.1, "max_tokens": 3, "extra_headers": None,
+         "tools": None, "label": "b"},
+        {"id": 2, **plain, "model": "anthropic/claude-sonnet-4-5", "base_url": sim.url,
+         "extra_headers": None, "tools": None, "label": "c"},
+        {"id": 3, **plain, "extra_headers": header(tool_calls=[{"name": "f", "arguments": "{}"}]),
+         "tools": json.dumps(tool), "label": "d"},
+        {"id": 4, **plain, "extra_headers": header(status=400), "tools": None, "label": "e"},
+    ]  # fmt: skip
+    data = [{**row, "messages": [{"role": "user", "content": f"q{row['id']}"}]} for row in table]
+    data.append({**data[0], "id": 5, "messages": None})
+    out = map_completions(ray.data.from_items(data), **job(sim, temperature=0.5)).take_all()
+    got = {row["id"]: row for row in out}
+    assert sorted(got) == [0, 1, 2, 3, 4, 5]
+    assert [got[i]["label"] for i in range(5)] == ["a", "b", "c", "d", "e"]
+    assert got[0]["content"] == f"{GREETING}q0"
+    assert got[1]["content"] == "Hello from the "  # its own max_tokens=3
+    assert got[2]["content"] == f"{GREETING}q2"
+    assert json.loads(got[2]["response"])["model"] == "claude-sonnet-4-5"
+    assert got[3]["content"] is None  # a tool call: no text
+    assert json.loads(got[3]["response"])["choices"][0]["message"]["tool_calls"][0]["function"] == {
+        "name": "f",
+        "arguments": "{}",
+    }
+    assert [got[i]["error"] for i in range(4)] == [None] * 4
+    assert got[4]["response"] is None and got[4]["content"] is None
+    assert json.loads(got[4]["error"]) == {
+        "type": "BadRequestError",
+        "message": f"{MODEL}: HTTP 400: Invalid request (simulated).",
+        "status_code": 400,
+        "code": None,
+    }
+    assert json.loads(got[5]["error"]) == {
+        "type": "ParameterTypeError",
+        "message": "messages must be a list of dicts like {'role': 'user', 'content': '...'}, "
+        "not NoneType",
+    }
+    assert got[5]["response"] is None
+    # What the server received: each row's own fields, the call's where a row has none,
+    # and nothing of the other columns.
+    sent = {r.json["messages"][-1]["content"]: r for r in sim.requests}
+    assert sent["q0"].json["temperature"] == 0.5 and "max_tokens" not in sent["q0"].json
+    assert (sent["q1"].json["temperature"], sent["q1"].json["max_tokens"]) == (0.1, 3)
+    assert sent["q2"].path == "/v1/messages"
+    assert sent["q3"].json["tools"] == tool
+    assert not any("label" in r.json for r in sim.requests)
+    assert len(sim.requests) == 5  # the row without messages was never sent
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_each_worker_loop_backend(sim: ThreadedSimulator, backend: str) -> None:
+    out = map_completions(
+        ray.data.from_items(rows(40)), **job(sim, backend=backend, num_workers=1)
+    ).take_all()
+    assert sorted(row["content"] for row in out) == sorted(f"{GREETING}q{i}" for i in range(40))
+
+
+# -- resuming an output directory --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_a_rerun_skips_answered_ids_and_redoes_the_rest(
+    sim: ThreadedSimulator, tmp_path: Path, fmt: str
+) -> None:
+    out = str(tmp_path / "out")
+    refused = {"x-ritellm-sim": json.dumps({"status": 400})}
+    first = rows(5, extra_headers=refused) + rows(45, start=5, extra_headers=None)
+    summary = write_completions(ray.data.from_items(first), out, format=fmt, **job(sim))
+    assert (summary.done, summary.failed, summary.skipped) == (45, 5, 0)
+    # A crash while a file was being written leaves it cut short: removed, redone.
+    torn = tmp_path / "out" / f"torn.{fmt}"
+    torn.write_bytes(b"PAR1\x00\x01" if fmt == "parquet" else b'{"id": 3, "err')
+    sim.reset_stats()
+    again = rows(80)
+    summary = write_completions(
+        ray.data.from_items(again), out, format=fmt, retry_errors=False, **job(sim)
+    )
+    assert (summary.done, summary.failed, summary.skipped) == (30, 0, 50)
+    assert summary.removed == (str(torn),)
+    assert not torn.exists()
+    assert sim.stats.requests == 30
+    summary = write_completions(ray.data.from_items(again), out, format=fmt, **job(sim))
+    assert (summary.done, summary.failed, summary.skipped) == (5, 0, 75)
+    assert sim.stats.requests == 35
+    done, broken = finished_ids(out, format=fmt)
+    assert (len(done), broken) == (80, ())
+    if fmt == "parquet":
+        got = read_dir(tmp_path / "out")
+    else:
+        files = sorted((tmp_path / "out").iterdir())
+        got = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    answered = sorted(row["id"] for row in got if row["response"] is not None)
+    assert answered == list(range(80))  # every id answered exactly once
+    assert sorted(row["id"] for row in got if row["error"] is not None) == [0, 1, 2, 3, 4]
+
+
+# -- bad arguments, before anything runs -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"num_workers": 0}, ritellm.ParameterError, "num_workers must be >= 1"),
+        ({"num_workers": (3, 2)}, ritellm.ParameterError, "num_workers must be >= 1"),
+        ({"num_workers": 1.5}, ritellm.ParameterTypeError, "num_workers must be an int"),
+        ({"concurrency_per_worker": 0}, ritellm.ParameterError, "concurrency_per_worker"),
+        ({"rpm": -1}, ritellm.ParameterError, "rpm must be > 0, got -1"),
+        ({"backend": "uvloop"}, ritellm.ParameterError, "backend must be 'asyncio' or 'trio'"),
+        ({"stream": True}, ritellm.ParameterError, "map_completions does not stream"),
+        ({"max_tokens": "x"}, ritellm.ParameterTypeError, "max_tokens must be an integer"),
+        ({"client_options": {"max_connections": 0}}, ritellm.ParameterError, "max_connections"),
+    ],
+)
+def test_bad_arguments(
+    cluster: None, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    ds = ray.data.from_items(rows(2))
+    with pytest.raises(error, match=message):
+        map_completions(ds, model=MODEL, **kwargs)
+
+
+def test_bad_inputs(cluster: None, tmp_path: Path) -> None:
+    with pytest.raises(ritellm.ParameterTypeError, match=r"ds must be a ray\.data\.Dataset"):
+        map_completions(rows(2), model=MODEL)  # type: ignore[arg-type]
+    with pytest.raises(ritellm.ParameterError, match="already has a column named 'content'"):
+        map_completions(ray.data.from_items(rows(2, content="x")), model=MODEL)
+    with pytest.raises(ritellm.ParameterError, match="has no 'messages' column"):
+        map_completions(ray.data.from_items([{"id": 1, "prompt": "x"}]), model=MODEL)
+    with pytest.raises(ritellm.ParameterError, match="needs an 'id' column"):
+        write_completions(ray.data.from_items([{"messages": []}]), str(tmp_path), model=MODEL)
+    with pytest.raises(ritellm.ParameterError, match="format must be 'parquet' or 'json'"):
+        write_completions(ray.data.from_items(rows(2)), str(tmp_path), format="csv")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ritellm.ParameterError, match="is not a directory"):
+        write_completions(ray.data.from_items(rows(2)), str(tmp_path / "file"), model=MODEL)

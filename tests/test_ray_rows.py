@@ -1,0 +1,162 @@
+"""ritellm.ray without a cluster: rows to requests, outcomes to output columns (exact values),
+the error rows' shape next to ``ritellm batch``'s, and that ``import ritellm`` never imports
+ray."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ritellm
+from ritellm._batchjob import _error_record
+from ritellm.ray._rows import (
+    REQUEST_FIELDS,
+    error_record,
+    finished_keys,
+    id_key,
+    output_columns,
+    request_from_row,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+MSGS = [{"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize(
+    ("row", "model", "params", "expected"),
+    [
+        # The call's model and params; the row's messages.
+        ({"messages": MSGS}, "openai/m", {"temperature": 0.5}, {
+            "model": "openai/m", "messages": MSGS, "temperature": 0.5}),
+        # A row's fields win over the call's.
+        ({"messages": MSGS, "model": "openai/r", "temperature": 0.1}, "openai/m",
+         {"temperature": 0.5}, {"model": "openai/r", "messages": MSGS, "temperature": 0.1}),
+        # A null field is not set: the call's value stays.
+        ({"messages": MSGS, "model": None, "max_tokens": None}, "openai/m", {"max_tokens": 9},
+         {"model": "openai/m", "messages": MSGS, "max_tokens": 9}),
+        # Columns that are not request fields are never sent; nor is stream.
+        ({"messages": MSGS, "id": 7, "label": "x", "stream": True}, None, {},
+         {"messages": MSGS}),
+        # Lists and objects may come as JSON text.
+        ({"messages": json.dumps(MSGS), "tools": '[{"type": "function"}]'}, None, {},
+         {"messages": MSGS, "tools": [{"type": "function"}]}),
+        # tool_choice "auto" is text, not JSON; a broken JSON text is sent as it is.
+        ({"messages": MSGS, "tool_choice": "auto", "response_format": "{nope"}, None, {},
+         {"messages": MSGS, "tool_choice": "auto", "response_format": "{nope"}),
+        # Arrow's struct columns give every row every field: nulls in objects are absent,
+        # nulls in lists stay.
+        ({"messages": [{"role": "user", "content": "Hi", "name": None}],
+          "response_format": {"type": "json_schema", "json_schema": {"enum": [1, None]}}},
+         None, {},
+         {"messages": MSGS,
+          "response_format": {"type": "json_schema", "json_schema": {"enum": [1, None]}}}),
+    ],
+)  # fmt: skip
+def test_request_from_row(
+    row: dict[str, Any], model: str | None, params: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert request_from_row(row, model, params) == expected
+
+
+def test_request_fields_are_acompletions_keywords() -> None:
+    """REQUEST_FIELDS is CompletionParams (ritellm/_call.py) minus what a row cannot hold."""
+    tree = ast.parse((ROOT / "ritellm" / "_call.py").read_text(encoding="utf-8"))
+    params = next(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name == "CompletionParams"
+    )
+    declared = {
+        stmt.target.id
+        for stmt in params.body
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+    }
+    python_objects = {"logger_fn", "mock_response"}
+    assert (declared - python_objects) | {"model", "messages"} == REQUEST_FIELDS
+
+
+RESPONSE: dict[str, Any] = {
+    "id": "c1",
+    "object": "chat.completion",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris"}}],
+}
+TOOL_CALL: dict[str, Any] = {
+    "id": "c2",
+    "object": "chat.completion",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": []}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (RESPONSE, (json.dumps(RESPONSE, separators=(",", ":")), "Paris", None)),
+        (TOOL_CALL, (json.dumps(TOOL_CALL, separators=(",", ":")), None, None)),
+        ({"id": "c3", "choices": []}, ('{"id":"c3","choices":[]}', None, None)),
+        (
+            ritellm.BadRequestError("bad", status_code=400, code="x"),
+            (
+                None,
+                None,
+                '{"type": "BadRequestError", "message": "HTTP 400: bad", '
+                '"status_code": 400, "code": "x"}',
+            ),
+        ),
+        (
+            ritellm.ParameterError("the row has no model"),
+            (None, None, '{"type": "ParameterError", "message": "the row has no model"}'),
+        ),
+    ],
+)
+def test_output_columns(outcome: Any, expected: tuple[str | None, ...]) -> None:
+    assert output_columns(outcome) == expected
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ritellm.RateLimitError("HTTP 429: slow down", status_code=429, code="rate_limit"),
+        ritellm.APITimeoutError("timed out"),
+        ritellm.ParameterTypeError("messages must be a list"),
+    ],
+)
+def test_error_rows_have_ritellm_batchs_shape(exc: BaseException) -> None:
+    assert error_record(exc) == _error_record(exc)
+
+
+def test_finished_keys_and_ids() -> None:
+    rows: list[dict[str, Any]] = [
+        {"id": 1, "response": True, "error": None},
+        {"id": "1", "response": False, "error": "{}"},
+        {"id": None, "response": True, "error": None},
+        {"response": True},
+    ]
+    assert id_key(1) != id_key("1")
+    assert finished_keys(rows, retry_errors=True) == {id_key(1)}
+    assert finished_keys(rows, retry_errors=False) == {id_key(1), id_key("1")}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys, ritellm; print('ray' in sys.modules, 'pyarrow' in sys.modules)",
+        # Even ritellm.ray imports ray only when one of its functions runs.
+        "import sys, ritellm.ray; print('ray' in sys.modules, 'pyarrow' in sys.modules)",
+    ],
+)
+def test_import_ritellm_does_not_import_ray(code: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.stdout.strip() == "False False"
