@@ -41,7 +41,6 @@ PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.
 NOT_YET = {
     "docs/async.md",
     "docs/fanout.md",
-    "docs/quickstart.md",
     "docs/streaming.md",
 }
 # Fence info strings in use; a Python block under any other name would escape the tests.
