@@ -40,7 +40,6 @@ PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.
 # marked): a later pass converts each one and removes it from this set, which must end empty.
 NOT_YET = {
     "docs/async.md",
-    "docs/fanout.md",
     "docs/streaming.md",
 }
 # Fence info strings in use; a Python block under any other name would escape the tests.
