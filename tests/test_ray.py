@@ -63,6 +63,22 @@ def cluster() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+    # Every worker process exits with the cluster (one blocked at exit would live on).
+    deadline = time.monotonic() + 15
+    while _processes("CompletionWorker") and time.monotonic() < deadline:
+        time.sleep(0.1)  # nothing to wait on: they are another session's children now
+    assert _processes("CompletionWorker") == []
+
+
+def _processes(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and name in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # it exited meanwhile
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +126,10 @@ def test_2000_rows_over_two_workers_each_id_exactly_once(
     sim: ThreadedSimulator, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    summary = write_completions(ray.data.from_items(rows(2000)), str(out), **job(sim))
+    seen: list[ritellm.FanoutStats] = []
+    summary = write_completions(
+        ray.data.from_items(rows(2000)), str(out), progress=seen.append, **job(sim)
+    )
     got = read_dir(out)
     assert sorted(row["id"] for row in got) == list(range(2000))
     assert all(row["content"] == f"{GREETING}q{row['id']}" for row in got)
@@ -122,6 +141,7 @@ def test_2000_rows_over_two_workers_each_id_exactly_once(
     assert (summary.done, summary.failed, summary.skipped, summary.removed) == (2000, 0, 0, ())
     assert (summary.workers, summary.restarts) == (2, 0)
     assert sim.stats.requests == 2000
+    assert (seen[-1].done, seen[-1].failed, seen[-1].retried) == (2000, 0, 0)
 
 
 # -- the shared limit --------------------------------------------------------------------------

@@ -7,14 +7,16 @@ Imports ray, pyarrow and anyio; never asyncio or trio.
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import sys
+import threading
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio
-import anyio.from_thread
 import attrs
+from anyio.from_thread import BlockingPortal
 
 from .._client import AsyncClient
 from .._errors import ParameterError, RiteLLMError
@@ -58,9 +60,7 @@ class CompletionWorker:
         # The actor's id survives a restart: the limiter sees the same worker, new process.
         self._name = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
         self._counts = {"done": 0, "failed": 0, "retried": 0}
-        self._portal_cm: AbstractContextManager[anyio.from_thread.BlockingPortal] | None
-        self._portal_cm = anyio.from_thread.start_blocking_portal(config.backend)
-        self._portal = self._portal_cm.__enter__()
+        self._portal, self._loop_thread = _start_loop(config.backend)
         self._client, self._admission = self._portal.call(self._start)
         self._serving = self._portal.start_task_soon(self._admission.serve)
         info = {"pid": os.getpid(), "node": socket.gethostname()}
@@ -136,12 +136,40 @@ class CompletionWorker:
 
     def __del__(self) -> None:
         # Ray Data drops the instance when the pool shuts down: close the client's
-        # connections on its own loop, then end the loop.
-        portal_cm, self._portal_cm = getattr(self, "_portal_cm", None), None
-        if portal_cm is None:
+        # connections on its own loop, then end the loop. Not while the process exits: its
+        # daemon threads, the loop's among them, no longer run, and a call into the loop
+        # would wait forever (the OS closes the sockets).
+        thread = getattr(self, "_loop_thread", None)
+        if thread is None or not thread.is_alive() or sys.is_finalizing():
             return
+        self._serving.cancel()
         try:
-            self._serving.cancel()
             self._portal.call(self._client.aclose)
         finally:
-            portal_cm.__exit__(None, None, None)
+            self._portal.call(self._portal.stop, True)
+            thread.join(5)
+
+
+def _start_loop(backend: str) -> tuple[BlockingPortal, threading.Thread]:
+    """An event loop in a daemon thread, reached through a portal. Not anyio's
+    start_blocking_portal: its context manager, collected while the process exits, would
+    call into a loop that no longer runs and keep the worker process alive forever."""
+    handoff: queue.Queue[BlockingPortal | BaseException] = queue.Queue()
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            handoff.put(portal)
+            await portal.sleep_until_stopped()
+
+    def target() -> None:
+        try:
+            anyio.run(serve, backend=backend)
+        except BaseException as exc:  # e.g. trio missing: raised in the actor's thread
+            handoff.put(exc)
+
+    thread = threading.Thread(target=target, name="ritellm-ray-worker", daemon=True)
+    thread.start()
+    started = handoff.get()
+    if isinstance(started, BaseException):
+        raise started
+    return started, thread

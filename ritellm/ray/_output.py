@@ -224,17 +224,21 @@ class _Watcher:
         self._thread.start()
 
     def _run(self) -> None:
+        while not self._stop.wait(self.EVERY):
+            self._poll()
+
+    def _poll(self) -> None:
         import ray
 
-        while not self._stop.wait(self.EVERY):
-            workers: Mapping[str, Mapping[str, Any]] = ray.get(self._limits.workers.remote())
-            before = self._stats.done + self._stats.failed
-            self._stats.done = sum(w["done"] for w in workers.values())
-            self._stats.failed = sum(w["failed"] for w in workers.values())
-            self._stats.retried = sum(w["retried"] for w in workers.values())
-            self._progress.update(max(0, self._stats.done + self._stats.failed - before))
+        workers: Mapping[str, Mapping[str, Any]] = ray.get(self._limits.workers.remote())
+        before = self._stats.done + self._stats.failed
+        self._stats.done = sum(w["done"] for w in workers.values())
+        self._stats.failed = sum(w["failed"] for w in workers.values())
+        self._stats.retried = sum(w["retried"] for w in workers.values())
+        self._progress.update(max(0, self._stats.done + self._stats.failed - before))
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        self._poll()  # the last counts (the workers report after each batch)
         self._progress.close()
