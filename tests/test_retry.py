@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import pytest
@@ -273,7 +274,7 @@ def test_timeout_is_the_timeout_exception() -> None:
     [({"read": 30}, "read=..."), ({"connect": 1, "total": 9}, "connect=..., total=...")],
 )
 def test_timeout_called_as_a_configuration_names_the_fix(
-    kwargs: dict[str, float], named: str
+    kwargs: dict[str, Any], named: str
 ) -> None:
     with pytest.raises(ritellm.ParameterTypeError) as info:
         ritellm.Timeout(**kwargs)
