@@ -1,5 +1,6 @@
 """The blocking facade and event-loop independence: sequential asyncio.run()s, trio.run(),
-threads, a thread that already runs a loop."""
+threads, a thread that already runs a loop, Ctrl-C. (Where calls run: test_blocking_threads;
+blocking streams in coroutines: test_blocking_async.)"""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_bad_arguments_raise_in_the_callers_thread(tsim: ThreadedSimulator) -> N
     with pytest.raises(ritellm.ParameterError) as info:
         ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, additional_params="{x")
     frames = [f.function for f in inspect.getinnerframes(info.tb)]
-    assert "run_sync" not in frames  # raised before any hop to the portal thread
+    # Raised before any event loop ran (this thread's own, or the portal's).
+    assert not {"run_sync", "call", "_run", "run_until_complete"} & set(frames)
     assert tsim.requests == []
 
 
@@ -85,22 +87,22 @@ def test_sync_stream_break_then_reuse(tsim: ThreadedSimulator) -> None:
 def test_sync_stream_batches_chunks(
     tsim: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Sync streaming does not pay one portal round trip per chunk."""
-    hops = 0
-    real = _blocking.run_sync
+    """Sync streaming runs its loop once per network read, not once per chunk."""
+    batches = 0
+    real = ritellm.AsyncCompletionStream._next_batch
 
-    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal hops
-        hops += 1
-        return real(fn, *args, **kwargs)
+    async def counting(self: ritellm.AsyncCompletionStream) -> Any:
+        nonlocal batches
+        batches += 1
+        return await real(self)
 
-    monkeypatch.setattr(_blocking, "run_sync", counting)
+    monkeypatch.setattr(ritellm.AsyncCompletionStream, "_next_batch", counting)
     # canned: the whole body in one write, so all chunks arrive in one read.
     tsim.script(Reply(content="a " * 200, canned=True))
     with ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, stream=True) as stream:
         n = sum(1 for _ in stream)
     assert n > 200
-    assert hops < 20
+    assert batches < 20
 
 
 def test_sync_stream_errors(tsim: ThreadedSimulator) -> None:
@@ -198,14 +200,23 @@ import ritellm
 from ritellm.testing import Reply, Simulator
 
 with Simulator.start_in_thread() as sim:
-    sim.script(Reply(latency=60))
+    if sys.argv[1] == "call":
+        sim.script(Reply(latency=60))
+    else:  # a stream whose third event never comes
+        sim.script(Reply(content="one two", fault="stall", stall_after=2))
     def announce():  # tell the parent once the request is being answered (an event)
         sim._portal.call(sim.simulator.wait_until, lambda s: s.in_flight == 1)
         print("in flight", flush=True)
     threading.Thread(target=announce, daemon=True).start()
     msgs = [{"role": "user", "content": "Hello!"}]
     try:
-        ritellm.completion("openai/gpt-4o", msgs, base_url=sim.base_url, timeout=120)
+        if sys.argv[1] == "call":
+            ritellm.completion("openai/gpt-4o", msgs, base_url=sim.base_url, timeout=120)
+        else:
+            with ritellm.completion("openai/gpt-4o", msgs, base_url=sim.base_url,
+                                    stream=True, timeout=120) as stream:
+                for chunk in stream:
+                    pass
     except KeyboardInterrupt:
         print("interrupted", flush=True)
     sim._portal.call(sim.simulator.wait_until, lambda s: s.in_flight == 0)
@@ -214,9 +225,10 @@ with Simulator.start_in_thread() as sim:
 """
 
 
-def test_ctrl_c_interrupts_a_blocking_call_and_the_next_call_works() -> None:
+@pytest.mark.parametrize("what", ["call", "stream"])
+def test_ctrl_c_interrupts_a_blocking_call_and_the_next_call_works(what: str) -> None:
     with subprocess.Popen(
-        [sys.executable, "-c", _CTRL_C_CHILD], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _CTRL_C_CHILD, what], stdout=subprocess.PIPE, text=True
     ) as proc:
         try:
             assert proc.stdout is not None
@@ -225,8 +237,8 @@ def test_ctrl_c_interrupts_a_blocking_call_and_the_next_call_works() -> None:
             proc.send_signal(signal.SIGINT)
             assert proc.stdout.readline() == "interrupted\n"
             assert time.monotonic() - sent < 2  # promptly, not after the 60 s answer
-            # Cancelled on the portal loop: the server saw the client leave (in_flight back
-            # to 0), and the next call on the same portal works.
+            # Cancelled on the main thread's own loop: the server saw the client leave
+            # (in_flight back to 0), and the next call on that loop works.
             assert proc.stdout.readline().startswith("next: Hello from the ritellm simulator")
             assert proc.wait(timeout=30) == 0
         finally:
