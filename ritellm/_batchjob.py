@@ -16,8 +16,9 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -27,10 +28,29 @@ from ._errors import APIError, ParameterError, RiteLLMError
 from ._fanout import FanoutStats, completions_as_completed
 from ._types import ModelResponseStream
 
-__all__ = ["BatchProgress", "BatchSummary", "redo_notice", "run_batch"]
+__all__ = [
+    "BatchProgress",
+    "BatchSummary",
+    "Deliver",
+    "Report",
+    "Send",
+    "redo_notice",
+    "run_batch",
+    "send_locally",
+]
 
 # Invalid input lines named on stderr before the run; the rest are only counted.
 MAX_PROBLEMS_SHOWN = 5
+
+Deliver: TypeAlias = Callable[[int, Any, Mapping[str, Any] | None], None]
+"""Takes one result: (its index in the requests, the response, None) or (index, None, the
+error record ``{"type", "message"[, "status_code", "code"]}``)."""
+Report: TypeAlias = Callable[[FanoutStats], None]
+"""Takes the sending step's counts (done, failed, retried, in_flight, concurrency)."""
+Send: TypeAlias = Callable[[list[dict[str, Any]], Deliver, Report], Awaitable[int | None]]
+"""The step that sends a batch's requests (acompletion keyword dicts), delivers each result
+as it finishes and returns how many requests were re-sent after a 429 (None: as reported).
+:func:`send_locally` is the default; ``ritellm batch --ray`` sends them to a Ray cluster."""
 
 
 @attrs.frozen
@@ -192,6 +212,7 @@ async def run_batch(
     base_url_for: Callable[[Mapping[str, Any]], str | None] | None = None,
     progress: Callable[[BatchProgress], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    send: Send | None = None,
 ) -> BatchSummary:
     """Run (or resume) a batch; see the module docstring.
 
@@ -200,9 +221,9 @@ async def run_batch(
             and any acompletion parameters).
         output_path: the results, one per line; appended to (rewritten by a retry run).
         model: the model of lines that name none.
-        concurrency: requests in flight at most.
+        concurrency: requests in flight at most (of the default ``send``).
         defaults: acompletion parameters for every line (a line's own values win).
-        rpm, tpm: shared request and token rate limits.
+        rpm, tpm: shared request and token rate limits (of the default ``send``).
         retry_errors: do error lines of earlier runs again; their new result replaces them.
         fsync: fsync after every result line (survives a machine crash, not just ours).
         base_url_for: the bundled simulator's base URL for a request it must answer, or None
@@ -210,6 +231,9 @@ async def run_batch(
             ``"simulated": true``; the others redo the simulated results of earlier runs.
         progress: called with where the batch stands each time a request finishes.
         notice: called with each message for the user (invalid input lines, recovery).
+        send: the step that sends the requests that are not finished yet (see
+            :data:`Send`); default :func:`send_locally` with ``concurrency``, ``rpm`` and
+            ``tpm``. Only called when there is something to send.
 
     Raises:
         ParameterError: duplicate ids in the input (nothing is sent).
@@ -284,7 +308,9 @@ async def run_batch(
             pending.append((row, request))
         _report_problems([f"{input_path}: {p}" for p in problems], notice)
         if pending:
-            await _fan_out(pending, summary, write, concurrency, rpm, tpm, progress)
+            if send is None:
+                send = partial(send_locally, concurrency=concurrency, rpm=rpm, tpm=tpm)
+            await _send_all(pending, summary, write, send, progress)
     finally:
         out.close()
         if rewrite:  # also after Ctrl-C: what was redone so far replaces its old lines
@@ -293,13 +319,11 @@ async def run_batch(
     return summary
 
 
-async def _fan_out(
+async def _send_all(
     pending: list[tuple[_Row, dict[str, Any]]],
     summary: BatchSummary,
     write: Callable[[dict[str, Any]], None],
-    concurrency: int,
-    rpm: float | None,
-    tpm: float | None,
+    send: Send,
     progress: Callable[[BatchProgress], None] | None,
 ) -> None:
     before, invalid = summary.skipped + summary.failed, summary.failed
@@ -318,8 +342,40 @@ async def _fan_out(
                 )
             )
 
+    def deliver(index: int, response: Any, error: Mapping[str, Any] | None) -> None:
+        row = pending[index][0]
+        if error is not None:
+            write({**row.tag(), "error": error})
+            summary.failed += 1
+        else:
+            write({**row.tag(), "response": response})
+            summary.done += 1
+
+    retried = await send([request for _, request in pending], deliver, report)
+    if retried is not None:
+        summary.retried = retried
+
+
+async def send_locally(
+    requests: list[dict[str, Any]],
+    deliver: Deliver,
+    report: Report,
+    *,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+) -> int | None:
+    """The default :data:`Send`: ritellm's fan-out in this process.
+
+    Args:
+        requests: acompletion keyword dicts.
+        deliver: takes each result as it finishes.
+        report: takes the fan-out's counts each time they change.
+        concurrency: requests in flight at most.
+        rpm, tpm: request and token rate limits.
+    """
     async with completions_as_completed(
-        [request for _, request in pending],
+        requests,
         max_concurrency=concurrency,
         return_exceptions=True,
         rpm=rpm,
@@ -329,12 +385,8 @@ async def _fan_out(
         async for index, item in results:
             if isinstance(item, ModelResponseStream):
                 continue  # streamed lines: only the assembled response is kept
-            row = pending[index][0]
             if isinstance(item, BaseException):
-                write({**row.tag(), "error": _error_record(item)})
-                summary.failed += 1
+                deliver(index, None, _error_record(item))
             else:
-                write({**row.tag(), "response": item})
-                summary.done += 1
-        if results.stats is not None:
-            summary.retried = results.stats.retried
+                deliver(index, item, None)
+        return results.stats.retried if results.stats is not None else None
