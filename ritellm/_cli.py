@@ -21,6 +21,7 @@ from ._cli_batch import (
     positive_int,
     run_batch_command,
 )
+from ._cli_ray import add_ray_arguments, ray_missing, ray_send, ray_stderr
 from ._cli_sim import DEFAULT_MODEL, simulator_base, simulator_reason, start_simulator
 from ._errors import AuthenticationError, RiteLLMError
 from ._version import __version__
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="default asyncio"
     )
-    add_batch_parser(commands)
+    add_ray_arguments(add_batch_parser(commands))
     return parser
 
 
@@ -157,7 +158,8 @@ async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "chat":
         return await _chat(args, out, err)
-    return await run_batch_command(args, err)
+    send = ray_send(args) if args.ray is not None else None
+    return await run_batch_command(args, err, send=send)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,6 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.backend == "trio" and importlib.util.find_spec("trio") is None:
         err.write("error: --backend trio needs the trio package: pip install trio\n")
         return 2
+    if args.command == "batch" and args.ray is not None and (missing := ray_missing()):
+        err.write(f"error: {missing}\n")
+        return 2
+    if args.command == "batch" and args.ray is not None:
+        with ray_stderr(err) as err:
+            return _run(args, out, err)
+    return _run(args, out, err)
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import anyio
 
     try:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from ._batchjob import BatchProgress, run_batch
+from ._batchjob import BatchProgress, Send, run_batch
 from ._cli_sim import DEFAULT_MODEL, simulator_base, simulator_reason, start_simulator
 from ._errors import RiteLLMError
 
@@ -61,9 +61,10 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_batch_parser(commands: Any) -> None:
-    """Add the ``batch`` subcommand to ``commands`` (argparse's subparsers object)."""
-    batch = commands.add_parser(
+def add_batch_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``batch`` subcommand to ``commands`` (argparse's subparsers object); returns
+    its parser."""
+    batch: argparse.ArgumentParser = commands.add_parser(
         "batch",
         help="run a JSONL file of requests concurrently, resumably",
         description=(
@@ -77,8 +78,9 @@ def add_batch_parser(commands: Any) -> None:
             "finishes: after an interrupt (Ctrl-C, a crash, kill -9) rerun the same command "
             "and it skips finished lines, redoes a torn last line and loses nothing. A failed "
             "request is written as an error line and does not stop the batch; --retry-errors "
-            "redoes those lines and replaces them. Exit status: 0 when every line has a "
-            "response, 1 when any failed."
+            "redoes those lines and replaces them. With --ray the requests are answered on a "
+            "Ray cluster, with the same output and rules. Exit status: 0 when every line has "
+            "a response, 1 when any failed."
         ),
     )
     batch.add_argument("input", metavar="INPUT", help="requests, one JSON object per line")
@@ -129,6 +131,7 @@ def add_batch_parser(commands: Any) -> None:
     batch.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="default asyncio"
     )
+    return batch
 
 
 def check_batch_args(args: argparse.Namespace) -> None:
@@ -269,12 +272,16 @@ def _defaults(args: argparse.Namespace) -> dict[str, Any]:
     return defaults
 
 
-async def run_batch_command(args: argparse.Namespace, err: TextIO) -> int:
+async def run_batch_command(
+    args: argparse.Namespace, err: TextIO, *, send: Send | None = None
+) -> int:
     """``ritellm batch``: returns the exit status (1 when any line failed).
 
     Args:
         args: the parsed command line.
         err: stderr.
+        send: the step that sends the requests (``--ray``'s); default: this process's
+            fan-out.
     """
     model = args.model or DEFAULT_MODEL
     environ = os.environ
@@ -327,6 +334,7 @@ async def run_batch_command(args: argparse.Namespace, err: TextIO) -> int:
                 base_url_for=route,
                 progress=progress,
                 notice=notice,
+                send=send,
             )
         finally:
             if progress is not None:

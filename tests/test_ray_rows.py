@@ -15,6 +15,8 @@ import pytest
 
 import ritellm
 from ritellm._batchjob import _error_record
+from ritellm._fanout import FanoutStats
+from ritellm.ray._requests import batch_size_for, worker_totals
 from ritellm.ray._rows import (
     REQUEST_FIELDS,
     error_record,
@@ -140,6 +142,32 @@ def test_finished_keys_and_ids() -> None:
     assert id_key(1) != id_key("1")
     assert finished_keys(rows, retry_errors=True) == {id_key(1)}
     assert finished_keys(rows, retry_errors=False) == {id_key(1), id_key("1")}
+
+
+@pytest.mark.parametrize(
+    ("rows", "workers", "size"),
+    [
+        (1, 2, 1),
+        (30, 2, 4),  # 8 batches: four at once on each of 2 workers
+        (512, 2, 64),
+        (100_000, 2, 64),  # map_completions' default, at most
+        (100, 8, 4),
+    ],
+)
+def test_batch_size_for(rows: int, workers: int, size: int) -> None:
+    assert batch_size_for(rows, workers) == size
+
+
+def test_worker_totals() -> None:
+    stats = FanoutStats(done=7, concurrency=32)
+    worker_totals({}, stats)  # nobody has reported: the configured limit stays
+    assert (stats.done, stats.retried, stats.in_flight, stats.concurrency) == (7, 0, 0, 32)
+    workers = {
+        "a": {"pid": 1, "starts": 1, "done": 3, "retried": 2, "in_flight": 5, "limit": 8},
+        "b": {"pid": 2, "starts": 1, "done": 0, "failed": 0, "retried": 0},  # only registered
+    }
+    worker_totals(workers, stats)
+    assert (stats.done, stats.retried, stats.in_flight, stats.concurrency) == (7, 2, 5, 8)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ Imports ray, pyarrow and anyio; never asyncio or trio.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import socket
@@ -24,7 +25,11 @@ from .._fanout._engine import Engine
 from ._limiter import ClusterAdmission
 from ._rows import OUTPUT_COLUMNS, id_key, output_columns, request_from_row
 
-__all__ = ["CompletionWorker", "WorkerConfig"]
+__all__ = ["REPORT_EVERY", "CompletionWorker", "WorkerConfig"]
+
+# Seconds between a worker's reports of its counters while it has work, for progress
+# displays; it also reports at the end of each batch.
+REPORT_EVERY = 0.5
 
 
 @attrs.frozen(kw_only=True)
@@ -37,6 +42,9 @@ class WorkerConfig:
     tpm: bool
     backend: str
     client_options: Mapping[str, Any] = attrs.field(repr=False)
+    request_column: str | None = None
+    """A column holding each row's whole request as JSON object text (``ritellm batch
+    --ray``); None: the request is read from the row's columns."""
 
 
 class CompletionWorker:
@@ -59,10 +67,12 @@ class CompletionWorker:
         self._limits = limits
         # The actor's id survives a restart: the limiter sees the same worker, new process.
         self._name = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
-        self._counts = {"done": 0, "failed": 0, "retried": 0}
+        self._counts = {"done": 0, "failed": 0, "retried": 0, "skipped": 0}
+        self._running: set[Engine] = set()  # one per batch being answered
         self._portal, self._loop_thread = _start_loop(config.backend)
         self._client, self._admission = self._portal.call(self._start)
         self._serving = self._portal.start_task_soon(self._admission.serve)
+        self._reporting = self._portal.start_task_soon(self._report_every)
         info = {"pid": os.getpid(), "node": socket.gethostname()}
         ray.get(limits.register.remote(self._name, info))
 
@@ -82,28 +92,45 @@ class CompletionWorker:
             )
         rows = batch.to_pylist()
         keep = [i for i, row in enumerate(rows) if not self._skip(row)]
-        if len(keep) < len(rows):
+        skipped = len(rows) - len(keep)
+        if skipped:
             batch = batch.take(pa.array(keep, pa.int64()))
             rows = [rows[i] for i in keep]
-        outcomes = self._portal.call(self._run, rows)
+        outcomes = self._portal.call(self._run, rows, skipped)
         columns = list(zip(*(output_columns(o) for o in outcomes), strict=True)) or [(), (), ()]
         for name, values in zip(OUTPUT_COLUMNS, columns, strict=True):
             batch = batch.append_column(name, pa.array(list(values), pa.string()))
-        self._limits.progress.remote(self._name, dict(self._counts))
+        self._limits.progress.remote(self._name, self._portal.call(self._snapshot))
         return batch
+
+    async def _snapshot(self) -> dict[str, int]:
+        """The counters, and the requests in flight and the concurrency limit right now."""
+        in_flight = sum(engine.stats.in_flight for engine in self._running)
+        return {**self._counts, "in_flight": in_flight, "limit": self._admission.limit}
+
+    async def _report_every(self) -> None:
+        reported = await self._snapshot()
+        while True:
+            await anyio.sleep(REPORT_EVERY)
+            counts = await self._snapshot()
+            if counts != reported:
+                self._limits.progress.remote(self._name, counts)  # fire and forget
+                reported = counts
 
     def _skip(self, row: Mapping[str, Any]) -> bool:
         ident = row.get("id")
         return bool(self._finished) and ident is not None and id_key(ident) in self._finished
 
-    async def _run(self, rows: list[dict[str, Any]]) -> list[Any]:
+    async def _run(self, rows: list[dict[str, Any]], skipped: int) -> list[Any]:
+        # On the worker's loop, like every change to the counters.
+        self._counts["skipped"] += skipped
         client, config = self._client, self._config
         outcomes: list[Any] = [None] * len(rows)
         calls = []
         where: list[int] = []
         for index, row in enumerate(rows):
-            request = request_from_row(row, config.model, config.params)
             try:
+                request = self._request(row)
                 if "model" not in request:
                     raise ParameterError("the row has no model: pass model= or a model column")
                 model, messages = request.pop("model"), request.pop("messages", None)
@@ -115,6 +142,9 @@ class CompletionWorker:
 
         async def deliver(position: int, outcome: Any) -> None:
             outcomes[where[position]] = outcome
+            self._counts["failed" if isinstance(outcome, BaseException) else "done"] += 1
+
+        self._counts["failed"] += len(rows) - len(calls)  # rows that could not be sent
 
         engine = Engine(
             client,
@@ -127,12 +157,30 @@ class CompletionWorker:
             deliver=deliver,
             admission=self._admission,
         )
-        await engine.run()
-        failed = sum(1 for o in outcomes if isinstance(o, BaseException))
-        self._counts["done"] += len(rows) - failed
-        self._counts["failed"] += failed
+        self._running.add(engine)
+        try:
+            await engine.run()
+        finally:
+            self._running.discard(engine)
         self._counts["retried"] += engine.stats.retried
         return outcomes
+
+    def _request(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        config = self._config
+        column = config.request_column
+        if column is None:
+            return request_from_row(row, config.model, config.params)
+        try:
+            own = json.loads(row[column])
+        except (TypeError, ValueError):
+            own = None
+        if not isinstance(own, dict):
+            raise ParameterError(f"the {column!r} column must hold a JSON object")
+        own.pop("stream", None)  # the whole answer is kept, as ritellm batch does
+        request = dict(config.params)
+        if config.model is not None:
+            request["model"] = config.model
+        return {**request, **own}
 
     def __del__(self) -> None:
         # Ray Data drops the instance when the pool shuts down: close the client's
@@ -143,6 +191,7 @@ class CompletionWorker:
         if thread is None or not thread.is_alive() or sys.is_finalizing():
             return
         self._serving.cancel()
+        self._reporting.cancel()
         try:
             self._portal.call(self._client.aclose)
         finally:

@@ -66,20 +66,21 @@ def _check_params(model: object, params: Mapping[str, Any], client: AsyncClient)
         raise ParameterError(str(exc)) from exc
 
 
-def _check_schema(ds: ray.data.Dataset) -> None:
+def _check_schema(ds: ray.data.Dataset, request_column: str | None) -> None:
     schema = ds.schema(fetch_if_missing=False)  # only when known without running anything
     if schema is None:
         return
     names = set(schema.names)
+    needed = request_column or "messages"
     taken = [name for name in OUTPUT_COLUMNS if name in names]
     if taken:
         raise ParameterError(
             f"the input already has a column named {taken[0]!r}: map_completions adds "
             f"{', '.join(OUTPUT_COLUMNS)} (rename or drop it first)"
         )
-    if "messages" not in names:
+    if needed not in names:
         raise ParameterError(
-            f"the input has no 'messages' column (its columns: {', '.join(sorted(names))})"
+            f"the input has no {needed!r} column (its columns: {', '.join(sorted(names))})"
         )
 
 
@@ -106,6 +107,7 @@ def map_completions(
     ray_remote_args: Mapping[str, Any] | None = None,
     _finished: Any = None,
     _limits: Any = None,
+    _request_column: str | None = None,
     **params: Any,
 ) -> ray.data.Dataset:
     """Complete every row of a Ray Dataset on a pool of Ray actors (lazily, like any Ray
@@ -130,6 +132,8 @@ def map_completions(
             ``runtime_env``, ``max_restarts``, ...).
         _finished: private: ids (an ObjectRef of :func:`id_key` strings) to leave out.
         _limits: private: the shared limiter actor to use (made here by default).
+        _request_column: private: a column holding each row's whole request as JSON object
+            text (``ritellm batch --ray``), used instead of the row's columns.
         params: ``acompletion`` keyword arguments for every row.
 
     Returns:
@@ -156,7 +160,7 @@ def map_completions(
         raise ParameterError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
     options = dict(client_options or {})
     _check_params(model, params, AsyncClient(**options))
-    _check_schema(ds)
+    _check_schema(ds, _request_column)
     config = WorkerConfig(
         model=model,
         params={k: v for k, v in params.items() if k != "stream"},
@@ -164,6 +168,7 @@ def map_completions(
         tpm=tpm is not None,
         backend=backend,
         client_options=options,
+        request_column=_request_column,
     )
     limits = _limits if _limits is not None else shared_limits(rpm, tpm)
     remote_args: dict[str, Any] = {"num_cpus": DEFAULT_NUM_CPUS, **(ray_remote_args or {})}

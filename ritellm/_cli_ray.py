@@ -1,0 +1,250 @@
+"""``ritellm batch --ray``: the batch's unfinished lines answered on a Ray cluster.
+
+Everything else (reading the input, what is finished, the output and its journal, the
+progress line, the summary) is the local batch's: this module only provides the step that
+sends the requests (``_batchjob.Send``), connects to Ray and keeps Ray quiet on stderr.
+Imports ray only when a batch has something to send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, TextIO
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from ._batchjob import Deliver, Report, Send
+from ._cli_batch import CommandError, positive_int
+from ._fanout._engine import FanoutStats
+
+__all__ = ["POLL_EVERY", "add_ray_arguments", "ray_missing", "ray_send", "ray_stderr"]
+
+# Seconds between looks at the workers' counters (429s re-sent, in flight) for progress.
+POLL_EVERY = 0.5
+RAY_MISSING = "--ray needs Ray Data: pip install 'ritellm[ray]'"
+
+
+def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
+    """Add ``--ray [ADDRESS]`` and ``--ray-workers N`` to the ``batch`` parser."""
+    batch.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help=(
+            "send the requests to a Ray cluster: the one at ADDRESS (e.g. 10.0.0.5:6379, "
+            "auto), else the one RAY_ADDRESS names, else a local cluster started for the run"
+        ),
+    )
+    batch.add_argument(
+        "--ray-workers",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="with --ray: worker actors (default 2), each with --concurrency requests in flight",
+    )
+
+
+@contextmanager
+def ray_stderr(stream: TextIO) -> Iterator[TextIO]:
+    """The command's messages on a copy of ``stream`` (stderr), and file descriptor 2 on
+    /dev/null until the block ends: Ray's core writes its log lines there as well as to
+    its own log files (one error line for every Ray Data actor pool, ray-project/ray#53727,
+    whatever is set), and the batch's stderr stays as it is without --ray. A stream that
+    is not descriptor 2 (a test's) is left as it is.
+
+    Args:
+        stream: sys.stderr.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd != 2:
+        yield stream
+        return
+    stream.flush()
+    saved = os.dup(fd)
+    copy = open(  # noqa: SIM115 - closed below
+        os.dup(fd), "w", encoding=stream.encoding, errors=stream.errors, buffering=1
+    )
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    try:
+        yield copy
+    finally:
+        copy.close()
+        os.dup2(saved, fd)  # back before an exception's traceback is printed
+        os.close(saved)
+
+
+def ray_missing() -> str | None:
+    """What to say when ``--ray`` cannot work because Ray Data is not installed, else None
+    (found without importing it)."""
+    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
+        return RAY_MISSING
+    return None
+
+
+def ray_send(args: argparse.Namespace) -> Send:
+    """The sending step of ``ritellm batch --ray``, from the parsed command line.
+
+    Args:
+        args: ``--ray``, ``--ray-workers``, ``--concurrency``, ``--rpm``, ``--tpm``,
+            ``--backend``.
+    """
+    return partial(
+        _send,
+        address=args.ray or None,
+        workers=args.ray_workers,
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        backend=args.backend,
+    )
+
+
+def _connect(address: str | None) -> Callable[[], None]:
+    """Connect this process to Ray; returns what disconnects it. Runs on the main thread:
+    ray.init installs its SIGTERM handler there (and warns when it cannot)."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:  # found but broken: a missing dependency of Ray Data
+        raise CommandError(f"{RAY_MISSING} ({exc})") from None
+    if ray.is_initialized():  # called from Python that is connected already: use that
+        _quiet_ray_data()
+        return lambda: None
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        # A cluster for this run only, on this machine: it needs no network address.
+        options.update(address="local", include_dashboard=False, _node_ip_address="127.0.0.1")
+    else:
+        options["address"] = address  # None: RAY_ADDRESS
+    try:
+        ray.init(**options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or os.environ.get("RAY_ADDRESS") or "local"
+        raise CommandError(f"cannot connect to the Ray cluster at {where}: {exc}") from None
+    _quiet_ray_data()
+    return ray.shutdown
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's progress bars and execution notes would share stderr with the batch's own
+    progress line: send them only to Ray's log files."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.ERROR)
+
+
+def _failure(exc: BaseException) -> CommandError:
+    """A Ray failure as one line (a remote traceback follows its first line)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return CommandError(f"the Ray job failed: {type(exc).__name__}: {lines[0] if lines else ''}")
+
+
+async def _send(
+    requests: list[dict[str, Any]],
+    deliver: Deliver,
+    report: Report,
+    *,
+    address: str | None,
+    workers: int,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    backend: str,
+) -> int | None:
+    from .ray._limiter import await_ref
+    from .ray._requests import RequestJob, worker_totals
+
+    disconnect = _connect(address)
+    import ray.exceptions
+
+    try:
+        job = RequestJob(
+            requests,
+            num_workers=workers,
+            concurrency_per_worker=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            backend=backend,
+        )
+        stats = FanoutStats(total=len(requests), concurrency=job.workers * concurrency)
+        stop = threading.Event()
+        failed: list[Exception] = []
+
+        written = {"done": 0, "failed": 0}
+        answered: dict[str, Any] = {}  # what the workers last reported
+
+        def count() -> None:
+            # Ray hands results over a batch at a time; the workers report each answer
+            # within half a second: show whichever is further.
+            for name in ("done", "failed"):
+                told = sum(int(w.get(name, 0)) for w in answered.values())
+                setattr(stats, name, max(written[name], told))
+
+        def take(rows: list[tuple[int, Any, dict[str, Any] | None]]) -> None:
+            for index, response, error in rows:  # on the event loop, like every write
+                deliver(index, response, error)
+                written["done" if error is None else "failed"] += 1
+            count()
+            report(stats)
+
+        def pump() -> None:  # in a worker thread: Ray's iterator blocks
+            try:
+                for rows in job.batches():
+                    if stop.is_set():
+                        return
+                    anyio.from_thread.run_sync(take, rows)
+            except Exception as exc:  # raised below, on the event loop's side
+                if not stop.is_set():  # else abandoned: nobody is waiting any more
+                    failed.append(exc)
+
+        async def poll() -> None:
+            while True:
+                await anyio.sleep(POLL_EVERY)
+                try:
+                    reported = await await_ref(job.counters())
+                except ray.exceptions.RayError:
+                    continue  # the limiter is being restarted: only progress is late
+                answered.clear()
+                answered.update(reported)
+                worker_totals(answered, stats)
+                count()
+                report(stats)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(poll)
+            try:
+                # Abandoned on Ctrl-C: the thread stops at its next batch.
+                await anyio.to_thread.run_sync(pump, abandon_on_cancel=True)
+            finally:
+                stop.set()
+                group.cancel_scope.cancel()
+        if failed:
+            raise failed[0]
+        worker_totals(await await_ref(job.counters()), stats)  # the final counts
+        return stats.retried
+    except ray.exceptions.RayError as exc:
+        raise _failure(exc) from None
+    finally:
+        disconnect()

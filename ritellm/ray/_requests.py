@@ -1,0 +1,111 @@
+"""A list of requests answered on a Ray cluster, handed back batch by batch as they finish:
+how ``ritellm batch --ray`` sends the lines it has not finished. The requests go to
+:func:`map_completions` whole (one JSON column), so a line is sent exactly as the local
+batch would send it. Imports ray when a job is made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .._fanout._engine import FanoutStats
+from ._job import CALLS_PER_WORKER, map_completions, shared_limits
+
+__all__ = ["REQUEST_COLUMN", "RequestJob", "batch_size_for", "worker_totals"]
+
+REQUEST_COLUMN = "request"
+BATCH_SIZE = 64  # map_completions' default
+
+
+def batch_size_for(rows: int, workers: int) -> int:
+    """Rows per batch: map_completions' 64, or fewer so that a small job still keeps every
+    worker's batches busy (each worker runs ``CALLS_PER_WORKER`` batches at once).
+
+    Args:
+        rows: requests in the job.
+        workers: worker actors.
+    """
+    return max(1, min(BATCH_SIZE, math.ceil(rows / (workers * CALLS_PER_WORKER))))
+
+
+def worker_totals(workers: Mapping[str, Mapping[str, Any]], stats: FanoutStats) -> None:
+    """Sum what the workers last reported to the shared limiter into ``stats``: requests
+    re-sent after a 429, in flight now, and the concurrency limits (left as they are until
+    a worker has reported one).
+
+    Args:
+        workers: the shared limiter's ``workers()``.
+        stats: updated in place.
+    """
+    stats.retried = sum(int(w.get("retried", 0)) for w in workers.values())
+    stats.in_flight = sum(int(w.get("in_flight", 0)) for w in workers.values())
+    limits = [int(w["limit"]) for w in workers.values() if "limit" in w]
+    if limits:
+        stats.concurrency = sum(limits)
+
+
+class RequestJob:
+    """``requests`` (acompletion keyword dicts, each sent as it is) answered by
+    ``num_workers`` Ray actors, lazily: nothing runs until :meth:`batches` is iterated.
+
+    Args:
+        requests: the requests; a result names its request by its index.
+        num_workers: worker actors.
+        concurrency_per_worker: requests in flight per worker.
+        rpm, tpm: limits for the whole job, all workers together.
+        backend: each worker's event loop, "asyncio" or "trio".
+    """
+
+    def __init__(
+        self,
+        requests: list[dict[str, Any]],
+        *,
+        num_workers: int,
+        concurrency_per_worker: int,
+        rpm: float | None,
+        tpm: float | None,
+        backend: str,
+    ) -> None:
+        import ray.data
+
+        self.limits = shared_limits(rpm, tpm)
+        rows = [{"id": i, REQUEST_COLUMN: json.dumps(r)} for i, r in enumerate(requests)]
+        size = batch_size_for(len(rows), num_workers)
+        # One block per batch; no more workers than batches (an idle worker is started,
+        # and Ray Data warns about it, for nothing).
+        blocks = math.ceil(len(rows) / size)
+        self.workers = min(num_workers, blocks)
+        answers = map_completions(
+            ray.data.from_items(rows, override_num_blocks=blocks),
+            num_workers=self.workers,
+            concurrency_per_worker=concurrency_per_worker,
+            rpm=rpm,
+            tpm=tpm,
+            backend=backend,
+            batch_size=size,
+            _limits=self.limits,
+            _request_column=REQUEST_COLUMN,
+        )
+        # The request column stays on the workers: the driver needs only the results.
+        self._answers = answers.select_columns(["id", "response", "error"])
+
+    def batches(self) -> Iterator[list[tuple[int, Any, dict[str, Any] | None]]]:
+        """Run the job; yields each batch of results as Ray hands it over: (index, the
+        response as a dict, None) or (index, None, the error record)."""
+        batches: Iterable[Any] = self._answers.iter_batches(batch_format="pyarrow", batch_size=None)
+        for batch in batches:  # a pyarrow Table
+            yield [
+                (
+                    int(row["id"]),
+                    None if row["response"] is None else json.loads(row["response"]),
+                    None if row["error"] is None else json.loads(row["error"]),
+                )
+                for row in batch.to_pylist()
+            ]
+
+    def counters(self) -> Any:
+        """An ObjectRef of each worker's counters (see ``SharedLimits.workers``)."""
+        return self.limits.workers.remote()
