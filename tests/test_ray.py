@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -142,6 +144,25 @@ def test_2000_rows_over_two_workers_each_id_exactly_once(
     assert (summary.workers, summary.restarts) == (2, 0)
     assert sim.stats.requests == 2000
     assert (seen[-1].done, seen[-1].failed, seen[-1].retried) == (2000, 0, 0)
+
+
+def test_progress_true_counts_rows_without_a_total(
+    sim: ThreadedSimulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Counting a Dataset's rows could run it: the line shows no total.
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # the line, not tqdm's bar
+    summary = write_completions(
+        ray.data.from_items(rows(50)), str(tmp_path / "out"), progress=True, **job(sim)
+    )
+    assert summary.done == 50
+    err = capsys.readouterr().err
+    assert err.endswith("\n")
+    last = err.rstrip("\n").split("\r")[-1].rstrip()
+    pattern = r"50 rows done, 0 failed, 0 retried after 429, 0 in flight \(limit (8|16)\)"
+    assert re.fullmatch(pattern, last), last
 
 
 # -- the shared limit --------------------------------------------------------------------------
@@ -315,18 +336,25 @@ def test_a_rerun_skips_answered_ids_and_redoes_the_rest(
     torn.write_bytes(b"PAR1\x00\x01" if fmt == "parquet" else b'{"id": 3, "err')
     sim.reset_stats()
     again = rows(80)
-    summary = write_completions(
-        ray.data.from_items(again), out, format=fmt, retry_errors=False, **job(sim)
-    )
-    assert (summary.done, summary.failed, summary.skipped) == (30, 0, 50)
+    # By default, as in `ritellm batch`, error rows are finished: a rerun sends only what
+    # has no row yet, and says how many of the rows it left out are errors.
+    summary = write_completions(ray.data.from_items(again), out, format=fmt, **job(sim))
+    assert (summary.done, summary.failed, summary.skipped, summary.failed_before) == (
+        30, 0, 50, 5,
+    )  # fmt: skip
     assert summary.removed == (str(torn),)
     assert not torn.exists()
     assert sim.stats.requests == 30
-    summary = write_completions(ray.data.from_items(again), out, format=fmt, **job(sim))
-    assert (summary.done, summary.failed, summary.skipped) == (5, 0, 75)
+    summary = write_completions(
+        ray.data.from_items(again), out, format=fmt, retry_errors=True, **job(sim)
+    )
+    assert (summary.done, summary.failed, summary.skipped, summary.failed_before) == (
+        5, 0, 75, 0,
+    )  # fmt: skip
     assert sim.stats.requests == 35
     done, broken = finished_ids(out, format=fmt)
     assert (len(done), broken) == (80, ())
+    assert finished_ids(out, format=fmt, retry_errors=True)[0] == done  # all answered now
     if fmt == "parquet":
         got = read_dir(tmp_path / "out")
     else:

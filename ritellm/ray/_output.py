@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ import attrs
 from .._errors import ParameterError, ParameterTypeError
 from .._fanout._engine import FanoutStats, _Progress
 from ._job import map_completions, shared_limits
+from ._requests import worker_totals
 from ._rows import finished_keys
 
 if TYPE_CHECKING:
@@ -33,7 +35,8 @@ class JobSummary:
     """What a :func:`write_completions` run did."""
 
     skipped: int
-    """Rows left out: their id was already answered in the output."""
+    """Ids already finished in the output when the run started (rows with those ids were
+    left out): answered, and also failed unless ``retry_errors``."""
     done: int
     """Rows written with a response by this run."""
     failed: int
@@ -45,6 +48,9 @@ class JobSummary:
     restarts: int
     """Times Ray restarted a worker whose process died (its batches ran again)."""
     seconds: float
+    failed_before: int = 0
+    """Of ``skipped``, the ids whose earlier row is an error (``retry_errors=True`` does
+    them again)."""
 
 
 def _filesystem(path: str) -> tuple[pyarrow.fs.FileSystem, str]:
@@ -94,34 +100,45 @@ def _status(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": r["id"], "error": r["error"], "response": r["error"] is None} for r in rows]
 
 
+def _scan(path: str, fmt: str, repair: bool) -> tuple[set[str], set[str], tuple[str, ...]]:
+    """(ids with a response, ids with a row at all, the files that cannot be read whole)."""
+    fs, root = _filesystem(path)
+    answered: set[str] = set()
+    written: set[str] = set()
+    broken: list[str] = []
+    for file in _files(fs, root, FORMATS[fmt]):
+        try:
+            rows = _status(_read(fs, file, fmt))
+        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+            broken.append(file)
+            continue
+        answered |= finished_keys(rows, retry_errors=True)
+        written |= finished_keys(rows, retry_errors=False)
+    if repair:
+        for file in broken:
+            fs.delete_file(file)
+    return answered, written, tuple(broken)
+
+
 def finished_ids(
-    path: str, *, format: str = "parquet", retry_errors: bool = True, repair: bool = False
+    path: str, *, format: str = "parquet", retry_errors: bool = False, repair: bool = False
 ) -> tuple[set[str], tuple[str, ...]]:
     """Ids (as :func:`ritellm.ray._rows.id_key`) an earlier run finished in ``path``.
 
     Args:
         path: the output directory (local, or a URI pyarrow knows: ``s3://``, ``gs://``...).
         format: "parquet" or "json" (JSON lines).
-        retry_errors: True: only rows with a response are finished; False: error rows too.
+        retry_errors: False: rows with a response or an error are finished (as in
+            ``ritellm batch``); True: only rows with a response.
         repair: remove the files that cannot be read whole (else they are only skipped).
 
     Returns:
         The finished ids, and the unreadable files (removed if ``repair``).
     """
-    fs, root = _filesystem(path)
-    done: set[str] = set()
-    broken: list[str] = []
-    for file in _files(fs, root, FORMATS[format]):
-        try:
-            rows = _read(fs, file, format)
-        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
-            broken.append(file)
-            continue
-        done |= finished_keys(_status(rows), retry_errors=retry_errors)
-    if repair:
-        for file in broken:
-            fs.delete_file(file)
-    return done, tuple(broken)
+    if format not in FORMATS:
+        raise ParameterError(f"format must be 'parquet' or 'json', got {format!r}")
+    answered, written, broken = _scan(path, format, repair)
+    return (answered if retry_errors else written), broken
 
 
 def _count(fs: pyarrow.fs.FileSystem, files: list[str], fmt: str) -> tuple[int, int]:
@@ -140,15 +157,16 @@ def write_completions(
     path: str,
     *,
     format: str = "parquet",
-    retry_errors: bool = True,
+    retry_errors: bool = False,
     progress: bool | Callable[[FanoutStats], Any] = False,
     **options: Any,
 ) -> JobSummary:
     """Run :func:`map_completions` and write its rows to the directory ``path``, resuming
     whatever an earlier run with the same ``path`` did.
 
-    Rows need an ``id`` column: a row whose id already has a response in ``path`` is left
-    out (and not sent). Each run adds its own files; a file a crash cut short is removed
+    Rows need an ``id`` column: a row whose id already has a row in ``path`` (a response,
+    or an error unless ``retry_errors``) is left out and not sent, as ``ritellm batch``
+    skips finished lines. Each run adds its own files; a file a crash cut short is removed
     and its rows are done again. Every input row ends up in ``path`` exactly once (with
     ``retry_errors``, an id answered after an earlier error also keeps its error row); a
     request may have been sent more than once (at-least-once: see docs/scaling.md).
@@ -158,8 +176,9 @@ def write_completions(
         path: the output directory, local (shared by every node) or a URI such as
             ``s3://bucket/out``.
         format: "parquet" or "json" (JSON lines).
-        retry_errors: True: rows recorded as errors are done again; False: they count as
-            finished, as in ``ritellm batch``.
+        retry_errors: False (the default, as in ``ritellm batch``): rows recorded as errors
+            count as finished, and :attr:`JobSummary.failed_before` counts them; True: they
+            are done again.
         progress: True for a progress bar (tqdm if installed, else a stderr line), or a
             callable receiving :class:`ritellm.FanoutStats` about twice a second.
         options: :func:`map_completions`'s keyword arguments (``model``, ``num_workers``,
@@ -184,7 +203,8 @@ def write_completions(
         raise ParameterError("write_completions needs an 'id' column to resume by")
     fs, root = _filesystem(path)
     before = set(_files(fs, root, FORMATS[format]))
-    finished, removed = finished_ids(path, format=format, retry_errors=retry_errors, repair=True)
+    answered, recorded, removed = _scan(path, format, repair=True)
+    finished = answered if retry_errors else recorded
     before -= set(removed)
     limits = shared_limits(options.get("rpm"), options.get("tpm"))
     out = map_completions(
@@ -204,7 +224,10 @@ def write_completions(
     workers = ray.get(limits.workers.remote())
     restarts = sum(w["starts"] - 1 for w in workers.values())
     seconds = time.monotonic() - started
-    return JobSummary(len(finished), done, failed, removed, len(workers), restarts, seconds)
+    failed_before = 0 if retry_errors else len(recorded - answered)
+    return JobSummary(
+        len(finished), done, failed, removed, len(workers), restarts, seconds, failed_before
+    )
 
 
 class _Watcher:
@@ -213,10 +236,15 @@ class _Watcher:
     EVERY = 0.5
 
     def __init__(self, limits: Any, progress: bool | Callable[[FanoutStats], Any]) -> None:
+        import importlib.util
         import threading
 
         self._limits = limits
         self._stats = FanoutStats()
+        self._line: _RowsLine | None = None
+        if progress is True and importlib.util.find_spec("tqdm") is None:
+            # tqdm shows counts without a total; the fan-out's own line would say "N/0".
+            progress = self._line = _RowsLine()
         self._progress = _Progress(progress, self._stats)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ritellm-ray-progress")
@@ -234,7 +262,7 @@ class _Watcher:
         before = self._stats.done + self._stats.failed
         self._stats.done = sum(w["done"] for w in workers.values())
         self._stats.failed = sum(w["failed"] for w in workers.values())
-        self._stats.retried = sum(w["retried"] for w in workers.values())
+        worker_totals(workers, self._stats)
         self._progress.update(max(0, self._stats.done + self._stats.failed - before))
 
     def stop(self) -> None:
@@ -242,3 +270,27 @@ class _Watcher:
         self._thread.join(5)
         self._poll()  # the last counts (the workers report after each batch)
         self._progress.close()
+        if self._line is not None:
+            self._line.close()
+
+
+class _RowsLine:
+    """``progress=True`` without tqdm: one stderr line redrawn in place, counting rows
+    without a total (counting a Dataset's rows could run it)."""
+
+    def __init__(self) -> None:
+        self.shown = 0  # characters of the line now on the screen
+
+    def __call__(self, s: FanoutStats) -> None:
+        text = (
+            f"{s.done + s.failed} rows done, {s.failed} failed, {s.retried} retried after 429, "
+            f"{s.in_flight} in flight (limit {s.concurrency})"
+        )
+        sys.stderr.write("\r" + text + " " * (self.shown - len(text)))  # blank a longer one
+        sys.stderr.flush()
+        self.shown = len(text)
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
