@@ -216,14 +216,21 @@ def _load_prices() -> None:
 
 
 class CallbackSink:
-    """A call's callbacks (see ritellm._observe.Sink)."""
+    """A call's callbacks (see ritellm._observe.Sink).
 
-    __slots__ = ("_hooks", "wants_chunks")
+    Attributes:
+        wants_chunks: a stream event hook is registered.
+        spawns_tasks: an async hook is registered: async callbacks run as tasks on the
+            call's event loop after the call returned, so that loop must keep running.
+    """
+
+    __slots__ = ("_hooks", "spawns_tasks", "wants_chunks")
 
     def __init__(self, hooks: _Hooks) -> None:
         self._hooks = hooks
         sync, asynchronous = hooks["stream_event"]
         self.wants_chunks = bool(sync or asynchronous)
+        self.spawns_tasks = any(asynchronous for _, asynchronous in hooks.values())
 
     def _emit(self, event: str, build: Callable[[], tuple[Any, ...]]) -> None:
         """Run the event's callbacks on the arguments ``build`` makes: on the callback
