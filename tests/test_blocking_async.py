@@ -15,6 +15,7 @@ import pytest
 import ritellm
 from ritellm import _blocking
 from ritellm._client import default_client
+from ritellm._loops import THREAD_LOOPS
 from ritellm.testing import Reply, Simulator, SimulatorStats, ThreadedSimulator
 
 from .conftest import open_fds
@@ -177,7 +178,7 @@ def test_a_stream_made_in_blocking_code_is_read_in_a_coroutine(
                 return [chunk async for chunk in stream]
 
     assert text(anyio.run(read, backend=backend)) == ANSWER
-    home = _blocking._THREAD_LOOPS.get()
+    home = THREAD_LOOPS.get()
     assert home.call(_pool_state) == (0, 0)
     # This thread's loop is still its own: the next blocking call runs on it.
     r = ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url)
@@ -212,7 +213,7 @@ def test_cancelling_async_for_over_a_thread_loop_stream_closes_it(
 
     assert anyio.run(read, backend="trio")
     until(tsim, lambda s: s.in_flight == 0)
-    assert _blocking._THREAD_LOOPS.get().call(_pool_state) == (0, 0)
+    assert THREAD_LOOPS.get().call(_pool_state) == (0, 0)
 
 
 def test_a_stream_read_by_another_thread(tsim: ThreadedSimulator) -> None:
@@ -226,8 +227,8 @@ def test_a_stream_read_by_another_thread(tsim: ThreadedSimulator) -> None:
     thread.start()
     thread.join(10)
     (stream,) = made
-    assert _blocking._THREAD_LOOPS.settled(10)
+    assert THREAD_LOOPS.settled(10)
     with stream:
         assert text(list(stream)) == ANSWER
-    assert _blocking._THREAD_LOOPS.settled(10)  # then the ended thread's loop is closed
+    assert THREAD_LOOPS.settled(10)  # then the ended thread's loop is closed
     until(tsim, lambda s: s.open_connections == 0)

@@ -20,6 +20,7 @@ import trio
 import ritellm
 from ritellm import _blocking
 from ritellm._client import default_client
+from ritellm._loops import THREAD_LOOPS
 from ritellm.testing import Simulator, SimulatorStats, ThreadedSimulator
 
 from .conftest import open_fds
@@ -114,6 +115,44 @@ def test_calls_with_async_callbacks_use_the_portal(tsim: ThreadedSimulator) -> N
     assert done == ["sync", "ritellm-portal"]
 
 
+def _sync_fn(*args: Any) -> None:
+    pass
+
+
+async def _async_fn(*args: Any) -> None:
+    pass
+
+
+class _SyncLogger(ritellm.CustomLogger):
+    def log_failure_event(self, kwargs: Any, response_obj: Any, start: Any, end: Any) -> None:
+        pass
+
+
+class _AsyncLogger(ritellm.CustomLogger):
+    async def async_log_pre_api_call(self, model: str, messages: Any, kwargs: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("success", "failure", "loggers", "spawns"),
+    [
+        ([_sync_fn], [_sync_fn], [_SyncLogger()], False),
+        ([], [_async_fn], [], True),
+        ([_sync_fn], [], [_SyncLogger(), _AsyncLogger()], True),
+    ],
+)
+def test_a_sink_spawns_tasks_when_any_callback_is_async(
+    success: list[Any], failure: list[Any], loggers: list[Any], spawns: bool
+) -> None:
+    """What sends a blocking call to the portal (async success hooks are left out: they
+    start loading the price list)."""
+    from ritellm._observe._callbacks import callback_sink
+
+    sink = callback_sink(success, failure, loggers)
+    assert sink is not None
+    assert sink.spawns_tasks is spawns
+
+
 def test_threads_that_end_close_their_connections(tsim: ThreadedSimulator) -> None:
     fds = open_fds()
 
@@ -129,7 +168,7 @@ def test_threads_that_end_close_their_connections(tsim: ThreadedSimulator) -> No
     for thread in threads:
         thread.join(30)
     assert tsim.stats.total_connections == 4  # one kept-alive connection per thread
-    assert _blocking._THREAD_LOOPS.settled(10)  # each ended thread's loop is closed ...
+    assert THREAD_LOOPS.settled(10)  # each ended thread's loop is closed ...
     until(tsim, lambda s: s.open_connections == 0)  # (the server's ends are fds here too)
     assert open_fds() <= fds  # ... with its socket, epoll instance and self-pipe
 
@@ -141,10 +180,10 @@ def test_a_thread_that_ends_while_its_stream_is_open(tsim: ThreadedSimulator) ->
     in_thread(
         lambda: made.append(ritellm.completion("gpt-4o", MSGS, base_url=tsim.base_url, stream=True))
     )
-    assert _blocking._THREAD_LOOPS.settled(10)
+    assert THREAD_LOOPS.settled(10)
     assert next(made[0]).choices[0].delta.role == "assistant"  # read here: still open
     made.clear()  # dropped without close(): closed by its finalizer, then its loop
-    assert _blocking._THREAD_LOOPS.settled(10)
+    assert THREAD_LOOPS.settled(10)
     until(tsim, lambda s: s.open_connections == 0)
     assert open_fds() <= fds
 
