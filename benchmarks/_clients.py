@@ -161,7 +161,8 @@ class Ritellm:
 
 
 class RitellmSync:
-    """``ritellm.completion``: the blocking facade (calls hop to its portal thread)."""
+    """``ritellm.completion``: the blocking facade (calls run on the calling thread's own
+    event loop)."""
 
     def __init__(self) -> None:
         import ritellm

@@ -75,6 +75,20 @@ class AsyncCompletionStream:
         metadata: ResponseMetadata | None = None,
         report: Report | None = None,
     ) -> None:
+        """Made by ritellm (``completion(..., stream=True)``); not constructed directly.
+
+        Args:
+            response: the open HTTP response, its status and headers already read.
+            decoder: the provider's decoder from body bytes to chunks.
+            read_timeout: seconds to wait for each chunk (None: no limit).
+            deadline: when the whole call times out, on anyio's clock (None: never).
+            provider: the provider called.
+            model: the model string called.
+            secret: the call's credential, scrubbed from errors raised here.
+            metadata: the call's metadata, completed as the stream ends.
+            report: the observed call that gets the chunks and the outcome (None: not
+                observed).
+        """
         self._response = response
         self._decoder = decoder
         self._read_timeout = read_timeout

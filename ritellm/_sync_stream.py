@@ -1,6 +1,7 @@
 """CompletionStream: the stream the blocking completion() returns, read with ``for`` in
 blocking code or ``async for`` in a coroutine, its chunks fetched in batches from the event
-loop that owns its connection (reached through a :class:`Home`, see ritellm._blocking).
+loop that owns its connection (reached through a :class:`Home`: ritellm._loops.ThreadLoop
+or ritellm._portal.PortalThread).
 
 I/O layer: imports anyio and ritellm's types; never asyncio or trio (the waiting loop is
 woken through anyio's event-loop token).
@@ -98,14 +99,15 @@ class CompletionStream:
     on trio, and cancelling it closes the stream. ``for`` and ``async for`` may take turns
     on one stream. Leaving a ``with`` block, :meth:`close` or ``await`` :meth:`aclose`
     frees the connection; so does reading to the end.
-
-    Args:
-        astream: the open stream, on the loop of ``home`` (made by :func:`ritellm.completion`,
-            not by callers).
-        home: the event loop that owns its connection.
     """
 
     def __init__(self, astream: AsyncCompletionStream, home: Home) -> None:
+        """Made by ritellm (``completion(..., stream=True)``); not constructed directly.
+
+        Args:
+            astream: the open stream, on the loop of ``home``.
+            home: the event loop that owns its connection.
+        """
         self._astream = astream
         self._home = home
         self._pid = os.getpid()
