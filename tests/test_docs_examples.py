@@ -15,8 +15,6 @@ The line right before a block's opening fence may mark it:
   a proxy, a network); REASON says what, and may not be empty.
 - ``<!-- continues -->``: uses the names of the page's previous block; both run in one
   process, in order (only this block's output is compared).
-
-Pages in NOT_YET are not run yet (see there).
 """
 
 from __future__ import annotations
@@ -36,11 +34,6 @@ from ritellm.testing import Simulator, ThreadedSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
-# Pages whose examples are still being rewritten by other work to run as pasted (or to be
-# marked): a later pass converts each one and removes it from this set, which must end empty.
-NOT_YET = {
-    "docs/streaming.md",
-}
 # Fence info strings in use; a Python block under any other name would escape the tests.
 LANGUAGES = {"python", "text", "sh", "console", ""}
 KEY = "sk-docs-example"
@@ -123,8 +116,6 @@ def python_blocks(page: str) -> list[Block]:
 def runnable() -> Iterator[tuple[str, list[Block]]]:
     """(where, the blocks to run in one process, the last one being checked)."""
     for page in PAGES:
-        if page in NOT_YET:
-            continue
         chain: list[Block] = []
         for block in python_blocks(page):
             if block.kind == "continues":
@@ -335,12 +326,10 @@ def test_the_examples_see_the_simulator_as_every_provider(
 
 
 def test_every_python_block_runs_or_says_why_not() -> None:
-    """A new example cannot slip through: each python block of a converted page is run, a
-    signature, or needs something the tests cannot give, with the reason written down."""
+    """A new example cannot slip through: each python block is run, a signature, or needs
+    something the tests cannot give, with the reason written down."""
     problems = []
     for page in PAGES:
-        if page in NOT_YET:
-            continue
         previous = None
         for block in blocks(page):
             if block.info not in LANGUAGES:
@@ -360,8 +349,6 @@ def test_every_python_block_runs_or_says_why_not() -> None:
     assert not problems, "\n".join(problems)
     run = {where for where, _ in CASES}
     for page in PAGES:
-        if page in NOT_YET:
-            continue
         for block in python_blocks(page):
             assert block.where in run or block.kind in ("signature", "needs"), block.where
 
@@ -371,7 +358,3 @@ def test_no_python_block_hides_from_the_check() -> None:
     for page in PAGES:
         text = (ROOT / page).read_text(encoding="utf-8")
         assert not re.search(r"^[ \t]+```", text, re.M), page
-
-
-def test_not_yet_names_pages_that_exist() -> None:
-    assert not NOT_YET - set(PAGES), "NOT_YET names a page that does not exist"
