@@ -67,6 +67,26 @@ async def test_a_dropped_client_with_an_open_stream_keeps_it_working(sim: Simula
         await sim.wait_until(lambda s: s.open_connections == 0)
 
 
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_stream_left_open_is_closed_when_its_loop_ends(backend: str) -> None:
+    """A stream never read nor closed can't be read once its event loop has ended: the
+    loop's end closes its connection too, with the idle ones (no socket outlives the run)."""
+    kept: list[ritellm.AsyncCompletionStream] = []
+
+    async def main(base_url: str) -> None:
+        client = ritellm.AsyncClient(base_url=base_url)
+        await client.acompletion("gpt-4o", MSGS)  # an idle connection, and ...
+        kept.append(await client.acompletion("gpt-4o", MSGS, stream=True))  # ... a lent one
+
+    with Simulator.start_in_thread() as sim:
+        fds_before = open_fds()
+        anyio.run(main, sim.base_url, backend=backend)
+        sim.wait_until(lambda s: s.open_connections == 0, timeout=5)
+        assert open_fds() <= fds_before
+        kept.clear()
+        gc.collect()  # the stream's own finalizer finds its connection closed already
+
+
 async def test_every_expired_idle_connection_is_closed(sim: Simulator) -> None:
     async with ritellm.AsyncClient(base_url=sim.base_url, keepalive_expiry=0.2) as client:
         await burst(client, sim, 4)

@@ -23,21 +23,28 @@ __all__ = ["Sockets", "watch"]
 
 class Sockets:
     """The connections a pool keeps while nobody uses them: idle ones (per route, oldest
-    first) and abandoned ones waiting to be closed. The loop-exit hook and the pool's
-    garbage-collection finalizer reach them through this object, never through the
-    Transport, so that a dropped client's pool can be collected."""
+    first) and abandoned ones waiting to be closed; and the ones lent to responses, which
+    only the loop's end closes. The loop-exit hook and the pool's garbage-collection
+    finalizer reach them through this object, never through the Transport, so that a
+    dropped client's pool can be collected."""
 
-    __slots__ = ("finalizer", "graveyard", "hook", "idle")
+    __slots__ = ("finalizer", "graveyard", "hook", "idle", "lent")
 
     def __init__(self) -> None:
         self.idle: dict[object, list[Connection]] = {}
         self.graveyard: list[Connection | None] = []  # None: a slot to free (see _abandon)
         self.hook: AsyncGenerator[None, None] | None = None
         self.finalizer: weakref.finalize[Any, Any] | None = None
+        self.lent: set[Connection] = set()
 
-    async def close_all(self) -> None:
+    async def close_all(self, *, lent: bool = False) -> None:
+        """Close the idle and abandoned connections, and with ``lent`` the ones responses
+        still hold (at the loop's end: a stream left open then can never be read again)."""
         conns = [conn for conns in self.idle.values() for conn in conns]
         self.idle.clear()
+        if lent:
+            conns.extend(self.lent)
+            self.lent.clear()
         conns.extend(conn for conn in self.graveyard if conn is not None)
         self.graveyard.clear()
         for conn in conns:
@@ -74,7 +81,7 @@ async def _close_at_loop_exit(sockets: Sockets) -> AsyncGenerator[None, None]:
         if finalizer is not None:
             finalizer.detach()
         with anyio.CancelScope(shield=True):
-            await sockets.close_all()
+            await sockets.close_all(lent=True)
 
 
 def _collected(loop_finalizer: Callable[[Any], object], sockets: Sockets) -> None:

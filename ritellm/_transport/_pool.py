@@ -90,6 +90,7 @@ class Transport:
         self._sockets = Sockets()
         self._idle = self._sockets.idle
         self._graveyard = self._sockets.graveyard
+        self._lent = self._sockets.lent
         self._idle_count = 0
         self._next_sweep = math.inf  # when the oldest idle connection expires
         self._routes: dict[str, Route] = {}
@@ -255,6 +256,7 @@ class Transport:
             await self._refuse(conn)
             raise proxy_refused(route, 407, head.reason, tunnel=False)
         self._active += 1
+        self._lent.add(conn)
         return Response(self, conn, route, head, decoder, length, self._max_response_bytes)
 
     async def _refuse(self, conn: Connection) -> None:
@@ -307,6 +309,7 @@ class Transport:
     async def _release(self, conn: Connection) -> None:
         """Give a connection back after its response ended (or was closed)."""
         self._active -= 1
+        self._lent.discard(conn)
         try:
             if self._closed or not conn.reusable():
                 await conn.aclose()
@@ -335,6 +338,7 @@ class Transport:
     async def _discard(self, conn: Connection) -> None:
         """Close a connection whose response failed or was abandoned mid-body."""
         self._active -= 1
+        self._lent.discard(conn)
         try:
             await conn.aclose()
         finally:
@@ -344,6 +348,7 @@ class Transport:
         """A response was garbage-collected without being closed: free its slot now (when
         on the loop's thread) and close its socket at the next opportunity."""
         self._active -= 1
+        self._lent.discard(conn)
         self._graveyard.append(conn)
         if threading.get_ident() == self._thread:
             self._slots.release()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -86,6 +86,20 @@ class ThreadedSimulator:
     def drop_idle_connections(self) -> int:
         """Close every idle keep-alive connection server-side; returns how many."""
         return self._portal.call(self.simulator.drop_idle_connections)
+
+    def wait_until(self, predicate: Callable[[SimulatorStats], bool], timeout: float = 5.0) -> None:
+        """Block until ``predicate(sim.stats)`` holds, without polling.
+
+        Args:
+            predicate: called with the live :class:`SimulatorStats` whenever they change.
+            timeout: seconds to wait at most; then ``TimeoutError``.
+        """
+
+        async def wait() -> None:
+            with anyio.fail_after(timeout):
+                await self.simulator.wait_until(predicate)
+
+        self._portal.call(wait)
 
 
 @contextmanager
