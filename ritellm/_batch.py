@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._assemble import stream_chunk_builder
 from ._blocking import run_sync
 from ._client import AsyncClient, default_client
 from ._errors import ParameterError, ParameterTypeError, RiteLLMError
 from ._fanout import FanoutStats
 from ._fanout._engine import Engine, check_limits
 from ._prepared import Call
-from ._stream import AsyncCompletionStream
 from ._types import ModelResponse
 
 __all__ = ["abatch_completion", "batch_completion", "run_all"]
@@ -88,44 +86,27 @@ async def run_all(
 ) -> list[Any]:
     """Every call's response (a stream read and assembled) or its ritellm error, in order.
 
-    Real calls run on the fan-out engine (admission, rate limits, 429 feedback). Mocked
-    ones are answered directly: they send nothing, and the engine would re-send a mocked
-    429 as if a provider had refused it.
+    Every call runs on the fan-out engine (admission, rate limits, 429 feedback, progress),
+    mocked ones too: a mocked batch is paced as the real one would be (the engine does not
+    re-send a mocked 429: nothing was refused).
     """
     results: list[Any] = [None] * len(calls)
-    real = [index for index, call in enumerate(calls) if call.mock is None]
-    for index, call in enumerate(calls):
-        if call.mock is not None:
-            try:
-                results[index] = await _whole(client, call)
-            except RiteLLMError as exc:
-                results[index] = exc
-    if real:
 
-        async def deliver(position: int, outcome: Any) -> None:
-            results[real[position]] = outcome
+    async def deliver(index: int, outcome: Any) -> None:
+        results[index] = outcome
 
-        engine = Engine(
-            client,
-            [calls[index] for index in real],
-            max_concurrency=max_concurrency,
-            return_exceptions=True,
-            rpm=rpm,
-            tpm=tpm,
-            progress=progress,
-            deliver=deliver,
-        )
-        await engine.run()
+    engine = Engine(
+        client,
+        calls,
+        max_concurrency=max_concurrency,
+        return_exceptions=True,
+        rpm=rpm,
+        tpm=tpm,
+        progress=progress,
+        deliver=deliver,
+    )
+    await engine.run()
     return results
-
-
-async def _whole(client: AsyncClient, call: Call) -> ModelResponse:
-    result = await client._run(call)
-    if isinstance(result, AsyncCompletionStream):
-        assembled = stream_chunk_builder(await result.collect())
-        assert assembled is not None  # a mock always streams at least a finish chunk
-        return assembled
-    return result
 
 
 # -- batch_completion -------------------------------------------------------------------------

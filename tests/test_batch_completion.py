@@ -165,6 +165,34 @@ async def test_mocked_batch(sim: Simulator, client: ritellm.AsyncClient) -> None
 
 
 @pytest.mark.anyio
+async def test_a_mocked_batch_is_paced_and_reported_as_a_real_one(
+    sim: Simulator, client: ritellm.AsyncClient
+) -> None:
+    # Mocks run on the fan-out like every request (as gather_completions runs them): a
+    # rate-limited pipeline tested with mocks keeps its pacing, max_workers and progress.
+    seen: list[tuple[int, int, int, float | None]] = []
+
+    def progress(s: ritellm.FanoutStats) -> None:
+        seen.append((s.total, s.done, s.in_flight, s.pace))
+
+    started = anyio.current_time()
+    with anyio.fail_after(10):
+        results = await ritellm.abatch_completion(
+            MODEL,
+            conversations(2),
+            mock_response="m",
+            rpm=60,  # one request a second: the second waits ~1 s
+            max_workers=1,
+            progress=progress,
+            client=client,
+        )
+    assert anyio.current_time() - started >= 0.9
+    assert [r.choices[0].message.content for r in results] == ["m", "m"]  # type: ignore[union-attr]
+    assert seen == [(2, 1, 0, 1.0), (2, 2, 0, 1.0)]
+    assert sim.stats.requests == 0
+
+
+@pytest.mark.anyio
 async def test_the_empty_batch(client: ritellm.AsyncClient) -> None:
     assert await ritellm.abatch_completion(MODEL, [], client=client) == []
 
