@@ -30,6 +30,9 @@ _FLAT = (
     "[{{'role': 'user', 'content': 'Bye'}}]]; {got}. For one conversation call completion()"
 )
 
+# A conversation any provider accepts, to check the shared arguments apart from the real ones.
+_PROBE = ({"role": "user", "content": "."},)
+
 
 # -- preparing: every conversation validated before anything is sent ---------------------
 
@@ -50,6 +53,10 @@ def _batch_calls(
         raise ParameterError(_FLAT.format(got="got one flat list of messages"))
     stream = kwargs.pop("stream", False)
     stream = False if stream is None else stream
+    if messages:
+        # What every request shares (model, parameters, key) is checked once, so that its
+        # error reads as itself instead of blaming messages[0].
+        client._prepare(model, _PROBE, stream, kwargs)
     calls: list[Call] = []
     for index, conversation in enumerate(messages):
         if isinstance(conversation, Mapping):
@@ -59,7 +66,9 @@ def _batch_calls(
         try:
             calls.append(client._prepare(model, conversation, stream, kwargs))
         except RiteLLMError as exc:
-            raise type(exc)(f"batch_completion: messages[{index}]: {exc}") from exc
+            # The instance itself (its class and attributes), with the conversation named.
+            exc.add_note(f"batch_completion: in messages[{index}]")
+            raise
     return calls
 
 
@@ -145,9 +154,10 @@ async def abatch_completion(
         failed with (LiteLLM's behaviour: a failure never stops the batch).
 
     Raises:
-        ParameterError / ParameterTypeError: a bad argument or conversation (named by its
-            index), before anything is sent; a flat list of messages instead of a list of
-            conversations.
+        ParameterError / ParameterTypeError: a bad argument or conversation (a note names
+            its index), before anything is sent; a flat list of messages instead of a list
+            of conversations.
+        AuthenticationError: no API key, as for a single call.
     """
     client = client or default_client()
     calls = _batch_calls(client, model, messages, dict(kwargs))
@@ -187,6 +197,7 @@ def batch_completion(
     Raises:
         ParameterError / ParameterTypeError: a bad argument or conversation, in the
             caller's thread before anything is sent.
+        AuthenticationError: no API key, as for a single call.
     """
     client = client or default_client()
     calls = _batch_calls(client, model, messages, dict(kwargs))

@@ -85,7 +85,9 @@ def _prepare_each(name: str, client: AsyncClient, requests: list[dict[str, Any]]
         try:
             calls.append(client._prepare_kwargs(model, messages, kwargs))
         except RiteLLMError as exc:
-            raise type(exc)(f"{name}: {model!r}: {exc}") from exc
+            # The instance itself (its class and attributes), with the request named.
+            exc.add_note(f"{name}: for model {model!r}")
+            raise
     return calls
 
 

@@ -205,31 +205,35 @@ FLAT = (
 
 
 @pytest.mark.parametrize(
-    ("args", "kwargs", "cls", "message"),
+    ("args", "kwargs", "cls", "message", "notes"),
     [
         (
             (MODEL,),
             {"messages": [{"role": "user", "content": "Hi"}]},
             ritellm.ParameterError,
             FLAT.replace("{got}", "got one flat list of messages"),
+            None,
         ),
         (
             (MODEL, [[{"role": "user", "content": "a"}], {"role": "user", "content": "b"}]),
             {},
             ritellm.ParameterError,
             FLAT.replace("{got}", "messages[1] is a message, not a list of messages"),
+            None,
         ),
         (
             (MODEL, "Hi"),
             {},
             ritellm.ParameterTypeError,
             FLAT.replace("{got}", "got a str"),
+            None,
         ),
         (
             (MODEL, [[{"role": "user", "content": "a"}], []]),
             {},
             ritellm.ParameterError,
-            "batch_completion: messages[1]: messages must contain at least one message",
+            "messages must contain at least one message",
+            ["batch_completion: in messages[1]"],
         ),
         (
             ([{"model": MODEL, "messages": []}],),
@@ -238,24 +242,29 @@ FLAT = (
             "batch_completion: model must be a model string, not list: batch_completion(model, "
             "messages=[conversation, ...]) sends one request per conversation (for a list of "
             "acompletion keyword dicts, use gather_completions)",
+            None,
         ),
         (
             (MODEL, [[{"role": "user", "content": "a"}]]),
             {"max_workers": 0},
             ritellm.ParameterError,
             "max_workers must be >= 1, got 0",
+            None,
         ),
         (
             (MODEL, [[{"role": "user", "content": "a"}]]),
             {"max_workers": "8"},
             ritellm.ParameterTypeError,
             "max_workers must be an integer",
+            None,
         ),
         (
             (MODEL, [[{"role": "user", "content": "a"}]]),
             {"temperature": "hot"},
             ritellm.ParameterTypeError,
-            "batch_completion: messages[0]: temperature must be a number, not str",
+            # Every request's parameter: its error blames no conversation.
+            "temperature must be a number, not str",
+            None,
         ),
     ],
 )
@@ -265,6 +274,7 @@ def test_bad_input(
     kwargs: dict[str, Any],
     cls: type[Exception],
     message: str,
+    notes: list[str] | None,
 ) -> None:
     def in_a_loop(*args: Any, **kwargs: Any) -> Any:
         return anyio.run(partial(ritellm.abatch_completion, *args, **kwargs))
@@ -274,7 +284,25 @@ def test_bad_input(
             run(*args, base_url=tsim.base_url, **kwargs)
         assert type(info.value) is cls
         assert str(info.value) == message
+        assert getattr(info.value, "__notes__", None) == notes
     assert tsim.stats.requests == 0
+
+
+NO_KEY = "openai: No API key for provider 'openai': pass api_key=... or set OPENAI_API_KEY"
+
+
+def test_a_missing_key_reads_as_itself() -> None:
+    # A client-wide problem: the error itself, attributes and all, blaming no conversation.
+    def in_a_loop(*args: Any, **kwargs: Any) -> Any:
+        return anyio.run(partial(ritellm.abatch_completion, *args, **kwargs))
+
+    for run in (ritellm.batch_completion, in_a_loop):
+        with pytest.raises(ritellm.AuthenticationError) as info:
+            run(MODEL, conversations(2))
+        assert type(info.value) is ritellm.AuthenticationError
+        assert str(info.value) == NO_KEY
+        assert (info.value.provider, info.value.status_code) == ("openai", None)
+        assert getattr(info.value, "__notes__", None) is None
 
 
 def test_blocking_batch_from_plain_threads(tsim: ThreadedSimulator) -> None:
@@ -431,7 +459,7 @@ async def test_models_mocked(client: ritellm.AsyncClient) -> None:
         (
             {"models": ["openai/a", "nosuch/b"]},
             ritellm.UnknownProviderError,
-            "batch_completion_models: 'nosuch/b': ",
+            "Unknown provider prefix 'nosuch' in model 'nosuch/b'. ",
         ),
     ],
 )
@@ -443,7 +471,24 @@ def test_models_bad_input(
         ritellm.batch_completion_models(messages=msgs, base_url=tsim.base_url, **kwargs)
     assert type(info.value) is cls
     assert str(info.value).startswith(message)
+    if cls is ritellm.UnknownProviderError:  # the one model's own error, the model named
+        assert info.value.__notes__ == ["batch_completion_models: for model 'nosuch/b'"]
     assert tsim.stats.requests == 0
+
+
+@pytest.mark.anyio
+async def test_models_one_models_missing_key_keeps_its_attributes() -> None:
+    msgs = [{"role": "user", "content": "hi"}]
+    for function in (
+        ritellm.abatch_completion_models,
+        ritellm.abatch_completion_models_all_responses,
+    ):
+        with pytest.raises(ritellm.AuthenticationError) as info:
+            await function(models=["openai/a", "anthropic/b"], messages=msgs, api_key=None)
+        name = function.__name__[1:]
+        assert str(info.value) == NO_KEY
+        assert info.value.provider == "openai"
+        assert info.value.__notes__ == [f"{name}: for model 'openai/a'"]
 
 
 def test_blocking_models_from_a_thread(tsim: ThreadedSimulator) -> None:
