@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import anyio
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._prepared import Call
     from ._transport import Response, Transport
 
-__all__ = ["run"]
+__all__ = ["run", "run_candidates"]
 
 logger = logging.getLogger("ritellm")
 
@@ -56,6 +56,9 @@ _FALLBACK_ON = (
 
 
 Observer = Callable[[int, Mapping[str, str]], None]
+# Answers one candidate of a call (the call or one of its fallbacks): over the network, or
+# from its mock_response.
+Runner = Callable[["Call"], Awaitable[Result]]
 
 
 async def run(
@@ -76,15 +79,25 @@ async def run(
     ``report`` (callbacks, spans) is told of every attempt and of the outcome: here for a
     response or a failure, by the stream when a stream ends.
     """
+
+    async def one(candidate: Call) -> Result:
+        return await _run_one(candidate, transport, rng, observer)
+
+    return await run_candidates(call, one, report, fanout=observer is not None)
+
+
+async def run_candidates(call: Call, one: Runner, report: Report | None, *, fanout: bool) -> Result:
+    """The call, then its fallbacks, each answered by ``one`` (the network, or a mock:
+    ritellm._mock_run), with the outcome reported. ``fanout``: a 429 goes back to the
+    fan-out's limiter, which re-sends and reports it."""
     for candidate in (call, *call.fallbacks):
         candidate.report = report  # None too: a Call may be run again (a fan-out's re-send)
     if report is None:
-        return await _fallbacks(call, transport, rng, observer)
+        return await _fallbacks(call, one)
     try:
-        result = await _fallbacks(call, transport, rng, observer)
+        result = await _fallbacks(call, one)
     except BaseException as exc:  # cancellation included: reported, then propagated
-        # A fan-out's 429 goes back to its limiter, which re-sends: the fan-out reports.
-        if not (observer is not None and isinstance(exc, RateLimitError)):
+        if not (fanout and isinstance(exc, RateLimitError)):
             report.failed(exc)
         raise
     if isinstance(result, ModelResponse):
@@ -94,21 +107,24 @@ async def run(
     return result
 
 
-async def _fallbacks(
-    call: Call, transport: Transport, rng: Callable[[], float], observer: Observer | None
-) -> Result:
+async def _fallbacks(call: Call, one: Runner) -> Result:
     if not call.fallbacks:
-        return await _run_one(call, transport, rng, observer)
+        return await one(call)
+    candidates = (call, *call.fallbacks)
     errors: list[APIError] = []
-    for candidate in (call, *call.fallbacks):
+    for candidate, following in zip(candidates, (*call.fallbacks, None), strict=True):
         try:
-            return await _run_one(candidate, transport, rng, observer)
+            return await one(candidate)
         except _FALLBACK_ON as exc:
             if errors:
                 exc.__context__ = errors[-1]  # the chain shows every model tried
             errors.append(exc)
-            logger.info("ritellm: %s failed (%s); falling back", candidate.model, exc)
-            if candidate.report is not None and candidate is not call.fallbacks[-1]:
+            if following is None:
+                break
+            logger.info(
+                "ritellm: %s failed (%s); falling back to %s", candidate.model, exc, following.model
+            )
+            if candidate.report is not None:
                 candidate.report.retry(candidate, exc, None)
     raise errors[-1]
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, cast
 
 import anyio.lowlevel
 
-from ._attempts import _FALLBACK_ON
-from ._errors import APIError, RateLimitError
+from ._attempts import run_candidates
+from ._errors import APIError
 from ._metadata import ResponseMetadata
 from ._mock import mock_chunks, mock_error, mock_response
 from ._stream import AsyncCompletionStream
@@ -78,38 +78,10 @@ async def run_mock(
     call: Call, report: Report | None, *, fanout: bool = False
 ) -> ModelResponse | AsyncCompletionStream:
     """Answer a mocked call, then its (mocked) fallbacks while the mock's error is about
-    availability, as ritellm._attempts runs real ones. A mock is never retried: the same
-    answer would come back after a backoff. ``fanout``: a fan-out's 429 is reported by the
-    fan-out, as for a real call."""
-    candidates = (call, *call.fallbacks)
-    for candidate in candidates:
-        candidate.report = report
-    try:
-        result = await _fallbacks(candidates)
-    except BaseException as exc:  # cancellation included: reported, then propagated
-        if report is not None and not (fanout and isinstance(exc, RateLimitError)):
-            report.failed(exc)
-        raise
-    if isinstance(result, ModelResponse):
-        if report is not None:
-            report.succeeded(result)
-    else:
-        result._handed_over()
-    return result
-
-
-async def _fallbacks(candidates: tuple[Call, ...]) -> ModelResponse | AsyncCompletionStream:
-    errors: list[APIError] = []
-    for candidate in candidates:
-        try:
-            return await _answer(candidate)
-        except _FALLBACK_ON as exc:
-            if errors:
-                exc.__context__ = errors[-1]  # the chain shows every model tried
-            errors.append(exc)
-            if candidate.report is not None and candidate is not candidates[-1]:
-                candidate.report.retry(candidate, exc, None)
-    raise errors[-1]
+    availability: the loop that runs real calls (ritellm._attempts), with each candidate
+    answered from its mock. A mock is never retried: the same answer would come back after a
+    backoff. ``fanout``: a fan-out's 429 is reported by the fan-out, as for a real call."""
+    return await run_candidates(call, _answer, report, fanout=fanout)
 
 
 async def _answer(call: Call) -> ModelResponse | AsyncCompletionStream:

@@ -4,6 +4,7 @@ validation first; no key; callbacks told as for a real call; mocked fallbacks.""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ import anyio
 import pytest
 
 import ritellm
-from ritellm.testing import Simulator
+from ritellm.testing import Reply, Simulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -239,6 +240,26 @@ async def test_mocked_fallbacks_are_tried(client: ritellm.AsyncClient) -> None:
             mock_response=ritellm.BadRequestError("bad"),
             fallbacks=[{"model": "openai/b", "mock_response": "never"}],
         )
+
+
+async def test_mocked_fallbacks_are_logged_as_real_ones(caplog: pytest.LogCaptureFixture) -> None:
+    # One fallback loop runs both: the same "falling back" line for a mock as for a request.
+    async with Simulator() as sim, ritellm.AsyncClient(base_url=sim.base_url) as c:
+        sim.script(Reply(status=500, error_message="down"))
+        with caplog.at_level(logging.INFO, logger="ritellm"):
+            await c.acompletion(MODEL, MSGS, num_retries=0, fallbacks=["openai/second"])
+            await c.acompletion(
+                MODEL,
+                MSGS,
+                mock_response=ritellm.InternalServerError("down"),
+                fallbacks=[{"model": "openai/second", "mock_response": "ok"}],
+            )
+        assert sim.stats.requests == 2  # the real call and its fallback; the mocks sent nothing
+    lines = [r.getMessage() for r in caplog.records if "falling back" in r.getMessage()]
+    assert (
+        lines
+        == [f"ritellm: {MODEL} failed ({MODEL}: HTTP 500: down); falling back to openai/second"] * 2
+    )
 
 
 async def test_every_model_mocked_or_none(client: ritellm.AsyncClient) -> None:
