@@ -262,6 +262,35 @@ async def test_mocked_fallbacks_are_logged_as_real_ones(caplog: pytest.LogCaptur
     )
 
 
+@pytest.mark.parametrize(
+    ("error", "falls_back"),
+    [
+        (ritellm.RateLimitError("x"), True),
+        (ritellm.InternalServerError("x"), True),
+        (ritellm.ServiceUnavailableError("x"), True),
+        (ritellm.NotFoundError("x"), True),
+        (ritellm.ConflictError("x"), True),
+        (ritellm.APIConnectionError("x"), True),
+        (ritellm.APITimeoutError("x"), True),
+        (ritellm.BadRequestError("x"), False),
+        (ritellm.AuthenticationError("x"), False),
+        (ritellm.PermissionDeniedError("x"), False),
+        (ritellm.UnprocessableEntityError("x"), False),
+    ],
+)
+async def test_which_mocked_errors_fall_back(
+    client: ritellm.AsyncClient, error: ritellm.APIError, falls_back: bool
+) -> None:
+    """The statuses docs/api.md lists: the same as for real calls (docs/errors.md)."""
+    fallbacks = [{"model": "openai/b", "mock_response": "b answers"}]
+    if falls_back:
+        r = await client.acompletion(MODEL, MSGS, mock_response=error, fallbacks=fallbacks)
+        assert r.choices[0].message.content == "b answers"
+    else:
+        with pytest.raises(type(error)):
+            await client.acompletion(MODEL, MSGS, mock_response=error, fallbacks=fallbacks)
+
+
 async def test_every_model_mocked_or_none(client: ritellm.AsyncClient) -> None:
     message = (
         "mock_response: either every model of the call is mocked or none is (the fallbacks "
