@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import ritellm
-from ritellm.testing import Simulator
+from ritellm.testing import Reply, Simulator
 from tests.helpers import assert_pool_clean
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
@@ -111,9 +111,31 @@ async def test_bad_headers_are_named_as_given(
     assert str(info.value) == message
 
 
-async def test_headers_reach_fallbacks_and_fanouts(
-    sim: Simulator, client: ritellm.AsyncClient
-) -> None:
+async def test_headers_reach_a_fallback(sim: Simulator, client: ritellm.AsyncClient) -> None:
+    # The first model is refused (a 500, not retried), so the fallback is really sent.
+    sim.script(Reply(status=500, error_message="down"))
+    r = await client.acompletion(
+        "openai/gpt-4o-mini",
+        MSGS,
+        base_url=sim.base_url,
+        num_retries=0,
+        headers={"X-Run": "7"},
+        extra_headers={"X-Extra": "e"},
+        metadata={"m": 1},
+        drop_params=True,
+        fallbacks=["openai/second"],
+    )
+    assert r.model == "second"
+    first, second = sim.requests
+    assert [first.json["model"], second.json["model"]] == ["gpt-4o-mini", "second"]
+    for request in (first, second):
+        assert (request.headers["x-run"], request.headers["x-extra"]) == ("7", "e")
+        assert request.json == {"model": request.json["model"], "messages": MSGS}
+        for option in (b"X-Run", b"X-Extra", b"fallbacks", b"metadata", b"drop_params"):
+            assert option not in request.body
+
+
+async def test_headers_reach_fanouts(sim: Simulator, client: ritellm.AsyncClient) -> None:
     requests = [
         {
             "model": "openai/gpt-4o-mini",
