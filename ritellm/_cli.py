@@ -184,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.backend == "trio" and importlib.util.find_spec("trio") is None:
         err.write("error: --backend trio needs the trio package: pip install trio\n")
         return 2
-    if args.command == "batch" and args.ray is not None and (missing := ray_missing()):
-        err.write(f"error: {missing}\n")
+    if args.command == "batch" and (problem := ray_missing(args)):
+        err.write(f"error: {problem}\n")
         return 2
     if args.command == "batch" and args.ray is not None:
         with ray_stderr(err) as err:

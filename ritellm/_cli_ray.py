@@ -12,15 +12,16 @@ import argparse
 import importlib.util
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, TextIO
 
 import anyio
 import anyio.from_thread
-import anyio.to_thread
+import anyio.lowlevel
 
 from ._batchjob import Deliver, Report, Send
 from ._cli_batch import CommandError, positive_int
@@ -31,6 +32,7 @@ __all__ = ["POLL_EVERY", "add_ray_arguments", "ray_missing", "ray_send", "ray_st
 # Seconds between looks at the workers' counters (429s re-sent, in flight) for progress.
 POLL_EVERY = 0.5
 RAY_MISSING = "--ray needs Ray Data: pip install 'ritellm[ray]'"
+DEFAULT_WORKERS = 2
 
 
 def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
@@ -48,7 +50,6 @@ def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument(
         "--ray-workers",
         type=positive_int,
-        default=2,
         metavar="N",
         help="with --ray: worker actors (default 2), each with --concurrency requests in flight",
     )
@@ -88,9 +89,16 @@ def ray_stderr(stream: TextIO) -> Iterator[TextIO]:
         os.close(saved)
 
 
-def ray_missing() -> str | None:
-    """What to say when ``--ray`` cannot work because Ray Data is not installed, else None
-    (found without importing it)."""
+def ray_missing(args: argparse.Namespace) -> str | None:
+    """What is wrong with the ``--ray`` options of ``ritellm batch`` (a usage error), else
+    None: ``--ray-workers`` without ``--ray``, or Ray Data not installed (found without
+    importing it).
+
+    Args:
+        args: the parsed command line.
+    """
+    if args.ray is None:
+        return "--ray-workers needs --ray" if args.ray_workers is not None else None
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
         return RAY_MISSING
     return None
@@ -106,7 +114,7 @@ def ray_send(args: argparse.Namespace) -> Send:
     return partial(
         _send,
         address=args.ray or None,
-        workers=args.ray_workers,
+        workers=args.ray_workers or DEFAULT_WORKERS,
         concurrency=args.concurrency,
         rpm=args.rpm,
         tpm=args.tpm,
@@ -114,9 +122,30 @@ def ray_send(args: argparse.Namespace) -> Send:
     )
 
 
+def _check_reachable(address: str) -> None:
+    """Refuse a ``host:port`` nothing listens on at once: ray.init would retry for minutes.
+    Other forms (``auto``, ``ray://...``) are left to Ray."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or "/" in host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=10):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise CommandError(f"cannot connect to the Ray cluster at {address}: {reason}") from None
+
+
 def _connect(address: str | None) -> Callable[[], None]:
     """Connect this process to Ray; returns what disconnects it. Runs on the main thread:
     ray.init installs its SIGTERM handler there (and warns when it cannot)."""
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target:
+        _check_reachable(target)
+    # Ray starts a local cluster when one of its functions runs while not connected: after
+    # an interrupt, Ray Data's threads would start a second one as this one stops. The
+    # command connects by itself (read when ray is imported: for this process's Ray).
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
         import ray.data
@@ -134,7 +163,7 @@ def _connect(address: str | None) -> Callable[[], None]:
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = address or os.environ.get("RAY_ADDRESS") or "local"
+        where = target or "local"
         raise CommandError(f"cannot connect to the Ray cluster at {where}: {exc}") from None
     _quiet_ray_data()
     return ray.shutdown
@@ -152,7 +181,8 @@ def _quiet_ray_data() -> None:
         if isinstance(handler, logging.StreamHandler) and not isinstance(
             handler, logging.FileHandler
         ):
-            handler.setLevel(logging.ERROR)
+            # Even its errors: what fails the job is raised and reported as the command's.
+            handler.setLevel(logging.CRITICAL + 1)
 
 
 def _failure(exc: BaseException) -> CommandError:
@@ -209,15 +239,24 @@ async def _send(
             count()
             report(stats)
 
-        def pump() -> None:  # in a worker thread: Ray's iterator blocks
+        token = anyio.lowlevel.current_token()
+        finished = anyio.Event()
+
+        def pump() -> None:  # in a thread of its own: Ray's iterator blocks
+            batches = job.batches()
             try:
-                for rows in job.batches():
+                for rows in batches:
                     if stop.is_set():
-                        return
-                    anyio.from_thread.run_sync(take, rows)
+                        break
+                    anyio.from_thread.run_sync(take, rows, token=token)
             except Exception as exc:  # raised below, on the event loop's side
                 if not stop.is_set():  # else abandoned: nobody is waiting any more
                     failed.append(exc)
+            finally:
+                with suppress(Exception):  # after an interrupt Ray may be gone already
+                    batches.close()  # ends Ray Data's execution of the job
+                with suppress(RuntimeError):  # the event loop has ended
+                    anyio.from_thread.run_sync(finished.set, token=token)
 
         async def poll() -> None:
             while True:
@@ -234,9 +273,12 @@ async def _send(
 
         async with anyio.create_task_group() as group:
             group.start_soon(poll)
+            # A daemon thread, left behind on Ctrl-C (it stops at its next batch, or when
+            # Ray disconnects): it must not keep the process from exiting.
+            thread = threading.Thread(target=pump, name="ritellm-ray-results", daemon=True)
+            thread.start()
             try:
-                # Abandoned on Ctrl-C: the thread stops at its next batch.
-                await anyio.to_thread.run_sync(pump, abandon_on_cancel=True)
+                await finished.wait()
             finally:
                 stop.set()
                 group.cancel_scope.cancel()

@@ -88,7 +88,11 @@ def ray_env() -> dict[str, str]:
     whose token only this module knows (a cluster that ritellm starts uses it too, and
     writes none to ~/.ray)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "OPENAI_"))}
-    return {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=TOKEN)
+    # Ray's single-machine mode: 127.0.0.1 stays 127.0.0.1 (Ray would resolve it to this
+    # machine's network address), so every connection of these tests is on loopback.
+    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +258,26 @@ def test_without_ray_it_says_how_to_install_it(
     assert main(["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--ray"]) == 2
     assert capsys.readouterr().err == "error: --ray needs Ray Data: pip install 'ritellm[ray]'\n"
     assert not (tmp_path / "out.jsonl").exists()
+    monkeypatch.delitem(sys.modules, "ray")
+    assert main(["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--ray-workers", "3"]) == 2
+    assert capsys.readouterr().err == "error: --ray-workers needs --ray\n"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_address_nothing_listens_on_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"messages": [{"role": "user", "content": "x"}]}) + "\n")
+    port = _free_port()  # closed again: nothing listens there
+    argv = ["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--simulator"]
+    assert main([*argv, "--no-progress", "--ray", f"127.0.0.1:{port}"]) == 1
+    assert normal(capsys.readouterr().err) == [
+        "ritellm: --simulator given; answering from the bundled simulator at "
+        "http://127.0.0.1:PORT/v1",
+        "error: cannot connect to the Ray cluster at 127.0.0.1:PORT: Connection refused",
+    ]
+    assert (tmp_path / "out.jsonl").read_text() == ""  # nothing sent, nothing written
 
 
 def test_output_exit_status_and_stderr_are_a_local_runs(
@@ -315,3 +339,45 @@ def test_output_exit_status_and_stderr_are_a_local_runs(
     ]
     assert len(sim.requests) - sent_locally == 42
     assert records(out) == got
+
+
+def test_ctrl_c_keeps_what_was_written_and_exits_at_once(
+    head: tuple[str, dict[str, str]], sim: ThreadedSimulator, tmp_path: Path
+) -> None:
+    address, env = head
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    slow = {"x-ritellm-sim": json.dumps({"latency": 0.2})}
+    with src.open("w") as f:
+        for i in range(400):
+            line = {"id": i, "messages": [{"role": "user", "content": f"question {i}"}]}
+            f.write(json.dumps({**line, "extra_headers": slow}) + "\n")
+    common = ["--base-url", sim.base_url, "--api-key", "sk-test", "--no-progress", "-c", "4"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ritellm", "batch", str(src), "-o", str(out), *common,
+         "--ray", address],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n") >= 8:
+                break
+            time.sleep(0.05)  # polls a file another process writes: nothing to wait on
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        stopping = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert err == "interrupted; rerun the same command to resume\n"
+    assert stopping < 10  # not a wait for the job's other 390 requests
+    got = records(out)  # every line whole: a rerun would go on from here
+    assert 8 <= len(got) < 400
+    assert len({r["id"] for r in got}) == len(got)
+    assert all("response" in r for r in got)

@@ -145,17 +145,18 @@ def test_finished_keys_and_ids() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "workers", "size"),
+    ("rows", "workers", "concurrency", "size"),
     [
-        (1, 2, 1),
-        (30, 2, 4),  # 8 batches: four at once on each of 2 workers
-        (512, 2, 64),
-        (100_000, 2, 64),  # map_completions' default, at most
-        (100, 8, 4),
+        (1, 2, 16, 1),
+        (30, 2, 16, 8),  # half a worker's concurrency: results come back 8 at a time
+        (400, 2, 4, 7),  # about eight rounds of four batches on each worker
+        (2_000, 2, 16, 32),
+        (100_000, 2, 16, 64),  # map_completions' default, at most
+        (100, 2, 1, 2),
     ],
 )
-def test_batch_size_for(rows: int, workers: int, size: int) -> None:
-    assert batch_size_for(rows, workers) == size
+def test_batch_size_for(rows: int, workers: int, concurrency: int, size: int) -> None:
+    assert batch_size_for(rows, workers, concurrency) == size
 
 
 def test_worker_totals() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 from .._fanout._engine import FanoutStats
@@ -20,15 +20,20 @@ REQUEST_COLUMN = "request"
 BATCH_SIZE = 64  # map_completions' default
 
 
-def batch_size_for(rows: int, workers: int) -> int:
-    """Rows per batch: map_completions' 64, or fewer so that a small job still keeps every
-    worker's batches busy (each worker runs ``CALLS_PER_WORKER`` batches at once).
+def batch_size_for(rows: int, workers: int, concurrency: int) -> int:
+    """Rows per batch. A batch's results come back together, so small batches keep them
+    flowing to the output (and an interrupt loses less); each costs Ray Data some work, so
+    a large job gets map_completions' 64. In between: enough for about eight rounds of
+    batches per worker (each runs ``CALLS_PER_WORKER`` at once), and at least half a
+    worker's concurrency.
 
     Args:
         rows: requests in the job.
         workers: worker actors.
+        concurrency: requests in flight per worker.
     """
-    return max(1, min(BATCH_SIZE, math.ceil(rows / (workers * CALLS_PER_WORKER))))
+    rounds = math.ceil(rows / (workers * CALLS_PER_WORKER * 8))
+    return max(1, min(rows, BATCH_SIZE, max(math.ceil(concurrency / 2), rounds)))
 
 
 def worker_totals(workers: Mapping[str, Mapping[str, Any]], stats: FanoutStats) -> None:
@@ -73,7 +78,7 @@ class RequestJob:
 
         self.limits = shared_limits(rpm, tpm)
         rows = [{"id": i, REQUEST_COLUMN: json.dumps(r)} for i, r in enumerate(requests)]
-        size = batch_size_for(len(rows), num_workers)
+        size = batch_size_for(len(rows), num_workers, concurrency_per_worker)
         # One block per batch; no more workers than batches (an idle worker is started,
         # and Ray Data warns about it, for nothing).
         blocks = math.ceil(len(rows) / size)
@@ -92,19 +97,27 @@ class RequestJob:
         # The request column stays on the workers: the driver needs only the results.
         self._answers = answers.select_columns(["id", "response", "error"])
 
-    def batches(self) -> Iterator[list[tuple[int, Any, dict[str, Any] | None]]]:
+    def batches(self) -> Generator[list[tuple[int, Any, dict[str, Any] | None]], None, None]:
         """Run the job; yields each batch of results as Ray hands it over: (index, the
-        response as a dict, None) or (index, None, the error record)."""
-        batches: Iterable[Any] = self._answers.iter_batches(batch_format="pyarrow", batch_size=None)
-        for batch in batches:  # a pyarrow Table
-            yield [
-                (
-                    int(row["id"]),
-                    None if row["response"] is None else json.loads(row["response"]),
-                    None if row["error"] is None else json.loads(row["error"]),
-                )
-                for row in batch.to_pylist()
-            ]
+        response as a dict, None) or (index, None, the error record). Closing it ends Ray
+        Data's execution of the job."""
+        batches: Iterator[Any] = iter(
+            self._answers.iter_batches(batch_format="pyarrow", batch_size=None)
+        )
+        try:
+            for batch in batches:  # a pyarrow Table
+                yield [
+                    (
+                        int(row["id"]),
+                        None if row["response"] is None else json.loads(row["response"]),
+                        None if row["error"] is None else json.loads(row["error"]),
+                    )
+                    for row in batch.to_pylist()
+                ]
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
     def counters(self) -> Any:
         """An ObjectRef of each worker's counters (see ``SharedLimits.workers``)."""
