@@ -1,15 +1,17 @@
-"""The built wheel carries the package's metadata and its license: one wheel is built from a
-copy of the sources with the project's own build backend (setuptools), and its METADATA and
-file list are checked."""
+"""The built wheel and sdist carry the package's metadata and its license: both are built from
+one copy of the sources with the project's own build backend (setuptools, as pyproject.toml
+requires it), and their METADATA / PKG-INFO and file lists are checked."""
 
 from __future__ import annotations
 
 import email.message
 import email.parser
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from collections.abc import Iterator
@@ -30,20 +32,51 @@ def _setuptools_supports_pep639() -> bool:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the wheel and the sdist, each built once by the backend itself
+    (what pip and `python -m build` call), in a process of its own."""
     # A copy, so that the build's own files (build/, *.egg-info) never land in the checkout.
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "ritellm", src / "ritellm", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ)
+    if not _setuptools_supports_pep639():
+        # The backend pyproject.toml requires, apart from the environment (as pip's build
+        # isolation would install it), found first on the path.
+        backend = tmp_path_factory.mktemp("backend")
+        install = [sys.executable, "-m", "pip", "install", "-q", "--target", str(backend)]
+        done = subprocess.run(
+            [*install, "setuptools>=77"], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        env["PYTHONPATH"] = str(backend)
     out = tmp_path_factory.mktemp("dist")
-    command = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(out)]
-    if _setuptools_supports_pep639():
-        command.append("--no-build-isolation")  # offline: the installed backend will do
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    (path,) = out.glob("ritellm-*.whl")
+    for hook in ("build_sdist", "build_wheel"):
+        code = f"from setuptools import build_meta; build_meta.{hook}({str(out)!r})"
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=src,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Iterator[zipfile.ZipFile]:
+    (path,) = dist.glob("ritellm-*.whl")
     with zipfile.ZipFile(path) as archive:
+        yield archive
+
+
+@pytest.fixture(scope="module")
+def sdist(dist: Path) -> Iterator[tarfile.TarFile]:
+    (path,) = dist.glob("ritellm-*.tar.gz")
+    with tarfile.open(path) as archive:
         yield archive
 
 
@@ -100,3 +133,23 @@ def test_wheel_contains_the_license_and_the_typing_marker(wheel: zipfile.ZipFile
     assert text.startswith("MIT License\n\nCopyright (c) 2026 The ritellm authors\n")
     assert "ritellm/py.typed" in names  # what "Typing :: Typed" promises
     assert "ritellm/testing/__init__.py" in names
+
+
+def test_sdist_contains_the_license_and_the_metadata(sdist: tarfile.TarFile) -> None:
+    names = sdist.getnames()
+    (top,) = {name.split("/")[0] for name in names}
+    assert top.startswith("ritellm-")
+    license_file = sdist.extractfile(f"{top}/LICENSE")
+    assert license_file is not None
+    assert license_file.read().decode() == (ROOT / "LICENSE").read_text()
+    pkg_info = sdist.extractfile(f"{top}/PKG-INFO")
+    assert pkg_info is not None
+    meta = email.parser.BytesParser().parsebytes(pkg_info.read())
+    assert meta["Name"] == "ritellm"
+    assert top == f"ritellm-{meta['Version']}"
+    assert meta["Author"] == "The ritellm authors"
+    assert meta["License-Expression"] == "MIT"
+    assert meta.get_all("License-File") == ["LICENSE"]
+    assert meta["Requires-Python"] == ">=3.11"
+    for name in ("pyproject.toml", "README.md", "ritellm/__init__.py", "ritellm/py.typed"):
+        assert f"{top}/{name}" in names
