@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -142,10 +143,11 @@ def _connect(address: str | None) -> Callable[[], None]:
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
         _check_reachable(target)
-    # Ray starts a local cluster when one of its functions runs while not connected: after
-    # an interrupt, Ray Data's threads would start a second one as this one stops. The
-    # command connects by itself (read when ray is imported: for this process's Ray).
-    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+    if "ray" not in sys.modules:  # the command's own process: nothing else uses Ray
+        # Ray starts a local cluster when one of its functions runs while not connected:
+        # after an interrupt, Ray Data's threads would start a second one as this one
+        # stops. The command connects by itself. (Read when ray is imported.)
+        os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
         import ray.data
