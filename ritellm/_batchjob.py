@@ -168,13 +168,17 @@ def _read_requests(
             if not text.strip():
                 continue
             obj, problem = _parse_line(text, number)
-            if obj is None:
-                rows.append(_Row(number, number, None, problem))
-                continue
-            ident = obj.pop("id", number)
+            implicit = obj is None or "id" not in obj
+            ident = number if obj is None else obj.pop("id", number)
+            # Every line's id goes through this check, a line that is not a request too:
+            # its error line is tagged with its number, which an explicit id may also be.
             if id_key(ident) in seen:
-                fatal.append(f"duplicate id {ident!r} on line {number}")
+                known = " (a line without an id is known by its number)" if implicit else ""
+                fatal.append(f"duplicate id {ident!r} on line {number}{known}")
             seen.add(id_key(ident))
+            if obj is None:
+                rows.append(_Row(ident, number, None, problem))
+                continue
             request = {**defaults, **obj}
             if model and "model" not in obj:
                 request["model"] = model

@@ -446,3 +446,22 @@ def test_one_line_per_id(lines: list[bytes], expected: list[bytes]) -> None:
 )
 def test_whole_lines(data: bytes, lines: list[bytes], torn: bool) -> None:
     assert whole_lines(data) == (lines, torn)
+
+
+@pytest.mark.parametrize("order", ["explicit first", "invalid first"])
+def test_an_invalid_lines_number_never_collides_with_an_explicit_id(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], order: str
+) -> None:
+    # A line that is not JSON is known by its line number, like a line without an id, so an
+    # explicit id equal to it is a duplicate: two result lines with one id would be merged
+    # into one by --retry-errors, losing the other's record.
+    src, out = files
+    if order == "explicit first":
+        src.write_text(json.dumps({"id": 2, "messages": message(0)}) + "\n{not json\n")
+        expected = "duplicate id 2 on line 2 (a line without an id is known by its number)"
+    else:
+        src.write_text("{not json\n" + json.dumps({"id": 1, "messages": message(0)}) + "\n")
+        expected = "duplicate id 1 on line 2"
+    status, err = batch(capsys, str(src), "-o", str(out), "--simulator")
+    assert (status, err[-1]) == (1, f"error: ParameterError: {expected}")
+    assert not out.exists()  # nothing sent, nothing written
