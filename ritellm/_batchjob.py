@@ -22,9 +22,16 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from ._batchfile import JOURNAL_SUFFIX, id_key, merge_journal, read_output, recover_journal
+from ._batchfile import (
+    JOURNAL_SUFFIX,
+    OutputState,
+    id_key,
+    merge_journal,
+    read_output,
+    recover_journal,
+)
 from ._client import default_client
-from ._errors import APIError, ParameterError, RiteLLMError
+from ._errors import APIError, AuthenticationError, ParameterError, RiteLLMError
 from ._fanout import FanoutStats, completions_as_completed
 from ._types import ModelResponseStream
 
@@ -81,6 +88,8 @@ class BatchSummary:
     """Of ``skipped``, those whose earlier result is an error line."""
     done: int = 0
     failed: int = 0
+    invalid: int = 0
+    """Of ``failed``, the invalid lines (not sent)."""
     retried: int = 0
     """Requests re-sent after a 429."""
     recovered: int = 0
@@ -202,6 +211,64 @@ def _report_problems(problems: list[str], notice: Callable[[str], None] | None) 
         notice(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more invalid lines")
 
 
+def _check_rows(
+    rows: list[_Row],
+    state: OutputState,
+    redo: set[str],
+    summary: BatchSummary,
+    input_path: str,
+) -> tuple[list[tuple[_Row, str | None]], list[str]]:
+    """The lines to do, each with its problem (None: send it), and the problems to name;
+    counts the lines an earlier run finished in ``summary``.
+
+    Raises:
+        AuthenticationError: no API key for a provider that lines need. That is the job's
+            configuration, not those lines' fault: nothing is written, so a rerun with the
+            key does them.
+    """
+    client = default_client()
+    todo: list[tuple[_Row, str | None]] = []
+    problems: list[str] = []
+    no_key: dict[str, list[int]] = {}  # each missing key's message: the lines that need it
+    for row in rows:
+        key = id_key(row.ident)
+        if key not in redo and (key in state.answered or key in state.failed):
+            summary.skipped += 1
+            summary.failed_before += key in state.failed
+            continue
+        problem = row.problem
+        if row.request is not None and problem is None:
+            try:  # validate now: a bad line is an error line, not a fatal error
+                kwargs = dict(row.request)
+                client._prepare_kwargs(kwargs.pop("model"), kwargs.pop("messages", None), kwargs)
+            except RiteLLMError as exc:
+                if isinstance(exc, AuthenticationError) and exc.status_code is None:
+                    no_key.setdefault(str(exc), []).append(row.number)
+                    continue
+                problem = f"line {row.number}: {exc}"
+        if problem is not None:
+            problems.append(problem)
+        todo.append((row, problem))
+    if no_key:
+        raise AuthenticationError(
+            "; ".join(
+                f"{message} ({_lines(numbers)} of {input_path} need it)"
+                for message, numbers in no_key.items()
+            )
+            + "; nothing was sent"
+        )
+    return todo, problems
+
+
+def _lines(numbers: list[int]) -> str:
+    """``line 3``, ``lines 2, 5, 7``, ``lines 2, 5, 7 and 10 more``."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    shown = ", ".join(str(n) for n in numbers[:3])
+    more = f" and {len(numbers) - 3} more" if len(numbers) > 3 else ""
+    return f"lines {shown}{more}"
+
+
 async def run_batch(
     input_path: str,
     output_path: str,
@@ -266,8 +333,8 @@ async def run_batch(
             redo.add(key)
     if resimulated and notice is not None:
         notice(redo_notice(resimulated))
+    todo, problems = _check_rows(rows, state, redo, summary, input_path)
     rewrite = bool(redo)
-    client = default_client()
     # Blocking writes on purpose: a ~200-byte append to a local file costs microseconds,
     # less than a hop to a worker thread, and keeps lines whole and in order.
     target = journal if rewrite else output_path
@@ -282,34 +349,19 @@ async def run_batch(
 
     try:
         pending: list[tuple[_Row, dict[str, Any]]] = []
-        problems: list[str] = []
-        for row in rows:
-            ident, number, request, problem = row.ident, row.number, row.request, row.problem
-            key = id_key(ident)
-            if key not in redo and (key in state.answered or key in state.failed):
-                summary.skipped += 1
-                summary.failed_before += key in state.failed
-                continue
-            if request is not None and problem is None:
-                try:  # validate now: a bad line is an error line, not a fatal error
-                    kwargs = dict(request)
-                    client._prepare_kwargs(
-                        kwargs.pop("model"), kwargs.pop("messages", None), kwargs
-                    )
-                except RiteLLMError as exc:
-                    problem = f"line {number}: {exc}"
-            if problem is not None or request is None:
+        for row, problem in todo:
+            if problem is not None or row.request is None:
                 write(
                     {
-                        "id": ident,
-                        "line": number,
+                        "id": row.ident,
+                        "line": row.number,
                         "error": {"type": "InvalidLine", "message": problem},
                     }
                 )
-                problems.append(str(problem))
                 summary.failed += 1
+                summary.invalid += 1
                 continue
-            pending.append((row, request))
+            pending.append((row, row.request))
         _report_problems([f"{input_path}: {p}" for p in problems], notice)
         if pending:
             if send is None:

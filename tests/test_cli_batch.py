@@ -27,6 +27,11 @@ NO_KEY = (
     "ritellm: no API key found for openai (set OPENAI_API_KEY, or pass --api-key or "
     "--base-url); answering from the bundled simulator at http://127.0.0.1:PORT/v1"
 )
+NO_ANTHROPIC_KEY = (
+    "error: AuthenticationError: anthropic: No API key for provider 'anthropic': pass "
+    "api_key=... or set ANTHROPIC_API_KEY ({lines} of {src} need it); nothing was sent"
+)
+HINT = "ritellm: pass --api-key, or add --simulator to try the bundled simulator"
 REQUESTED = "ritellm: --simulator given; answering from the bundled simulator at {url}"
 SLOW = {"x-ritellm-sim": json.dumps({"latency": 0.05})}
 FAIL = {"x-ritellm-sim": json.dumps({"status": 400, "error_message": "nope"})}
@@ -115,23 +120,29 @@ def test_fallback_as_a_subprocess(files: tuple[Path, Path]) -> None:
 
 
 def test_the_fallback_is_decided_per_line(
-    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path]
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tsim: ThreadedSimulator
 ) -> None:
     src, out = files
+    claude = {"id": "claude", "model": "anthropic/claude-sonnet-4-5", "messages": message(1)}
+    src.write_text(json.dumps({"id": "openai", "messages": message(0)}) + "\n")
+    with src.open("a") as f:
+        f.write(json.dumps(claude) + "\n")
+    status, err = batch(capsys, str(src), "-o", str(out))
+    # Another provider's model is never answered by the simulator behind the user's back.
+    assert (status, err) == (1, [NO_KEY, NO_ANTHROPIC_KEY.format(lines="line 2", src=src), HINT])
+    assert not out.exists()
+    # A line with its own key and base URL goes there; the other one still falls back.
     with src.open("w") as f:
         f.write(json.dumps({"id": "openai", "messages": message(0)}) + "\n")
-        line = {"id": "claude", "model": "anthropic/claude-sonnet-4-5", "messages": message(1)}
-        f.write(json.dumps(line) + "\n")
+        f.write(json.dumps({**claude, "api_key": "k", "base_url": tsim.url}) + "\n")
     status, err = batch(capsys, str(src), "-o", str(out))
-    assert status == 1
-    records = {r["id"]: r for r in read_output(out)}
-    assert "response" in records["openai"]
-    # Another provider's model is never answered by the simulator behind the user's back.
-    assert records["claude"]["error"]["message"] == (
-        "line 2: anthropic: No API key for provider 'anthropic': pass api_key=... or set "
-        "ANTHROPIC_API_KEY"
-    )
+    assert status == 0
     assert err[0] == NO_KEY
+    records = {r["id"]: r for r in read_output(out)}
+    assert records["openai"]["simulated"] is True
+    assert "simulated" not in records["claude"]
+    assert records["claude"]["response"]["model"] == "claude-sonnet-4-5"
+    assert len(tsim.requests) == 1
     # --simulator answers every line, each in its own format.
     out.unlink()
     status, err = batch(capsys, str(src), "-o", str(out), "--simulator")
@@ -465,3 +476,31 @@ def test_an_invalid_lines_number_never_collides_with_an_explicit_id(
     status, err = batch(capsys, str(src), "-o", str(out), "--simulator")
     assert (status, err[-1]) == (1, f"error: ParameterError: {expected}")
     assert not out.exists()  # nothing sent, nothing written
+
+
+def test_a_missing_key_stops_the_job_and_a_rerun_with_it_does_every_line(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tsim: ThreadedSimulator
+) -> None:
+    # No key is the job's configuration, not the lines' fault: said once, with chat's hint,
+    # and nothing is written, so the rerun with the key sends them all (no --retry-errors).
+    src, out = files
+    write_input(src, 5)
+    with src.open("a") as f:
+        f.write(json.dumps({"id": "bad", "messages": message(9), "max_tokens": 0}) + "\n")
+    argv = [str(src), "-o", str(out), "-m", "anthropic/claude-sonnet-4-5"]
+    status, err = batch(capsys, *argv)
+    assert (status, err) == (
+        1,
+        [NO_ANTHROPIC_KEY.format(lines="lines 1, 2, 3 and 2 more", src=src), HINT],
+    )
+    assert not out.exists()
+    assert tsim.requests == []
+    status, err = batch(capsys, *argv, "--api-key", "k", "--base-url", tsim.url)
+    assert status == 1  # the line with its own bad parameter is still its own error line
+    assert err == [
+        f"ritellm batch: {src}: line 6: max_tokens must be >= 1, got 0",
+        "ritellm batch: 6 lines: 5 done, 1 failed, 0 already finished, 0 retried after 429, in Ts",
+        "ritellm batch: 1 line failed; rerun with --retry-errors to retry it",
+    ]
+    assert sorted(ids(out)) == ["bad", "r0", "r1", "r2", "r3", "r4"]
+    assert len(tsim.requests) == 5
