@@ -44,6 +44,7 @@ __all__ = [
     "redo_notice",
     "run_batch",
     "send_locally",
+    "simulated_lines",
 ]
 
 # Invalid input lines named on stderr before the run; the rest are only counted.
@@ -202,6 +203,26 @@ def _read_requests(
     return rows, fatal
 
 
+def simulated_lines(
+    input_path: str,
+    model: str | None,
+    defaults: Mapping[str, Any],
+    simulates: Callable[[Mapping[str, Any]], bool],
+) -> tuple[int, Counter[str]]:
+    """Which input lines the bundled simulator would answer, before it is started: (the
+    number of requests in the input, how many of them go to it by model, in input order).
+
+    Args:
+        input_path: the batch's input.
+        model: the model of lines that name none.
+        defaults: acompletion parameters for every line.
+        simulates: whether a request (a line with the defaults) goes to the simulator.
+    """
+    rows, _ = _read_requests(input_path, model, defaults, lambda r: "" if simulates(r) else None)
+    requests = [(row.request, row.simulated) for row in rows if row.request is not None]
+    return len(requests), Counter(str(r["model"]) for r, simulated in requests if simulated)
+
+
 def _report_problems(problems: list[str], notice: Callable[[str], None] | None) -> None:
     if notice is None:
         return
@@ -252,7 +273,8 @@ def _check_rows(
     if no_key:
         raise AuthenticationError(
             "; ".join(
-                f"{message} ({_lines(numbers)} of {input_path} need it)"
+                f"{message} ({_lines(numbers)} of {input_path} "
+                f"{'needs' if len(numbers) == 1 else 'need'} it)"
                 for message, numbers in no_key.items()
             )
             + "; nothing was sent"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from ._batchjob import BatchProgress, Send, run_batch
+from ._batchjob import BatchProgress, Send, run_batch, simulated_lines
 from ._cli_sim import DEFAULT_MODEL, simulator_base, simulator_reason, start_simulator
 from ._errors import RiteLLMError
 
@@ -25,6 +25,7 @@ __all__ = [
     "positive_int",
     "progress_text",
     "run_batch_command",
+    "simulator_share",
 ]
 
 # A terminal gets its progress line redrawn at most this often (seconds); anything else (a
@@ -259,6 +260,22 @@ def failure_hint(failed: int, failed_before: int) -> str | None:
     return f"{what}; rerun with --retry-errors to retry {'it' if count == 1 else 'them'}"
 
 
+def simulator_share(simulated: Mapping[str, int], total: int) -> str:
+    """What a run says when the simulator answers only some lines, e.g. ``the simulator
+    answers 3 of 5 lines (openai/gpt-4o-mini); the others go to their providers``.
+
+    Args:
+        simulated: how many lines it answers, by model.
+        total: the input's requests.
+    """
+    count = sum(simulated.values())
+    models = ", ".join(simulated)
+    return (
+        f"the simulator answers {count} of {total} lines ({models}); the others go to "
+        "their providers"
+    )
+
+
 def _defaults(args: argparse.Namespace) -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     for name, value in (
@@ -285,39 +302,46 @@ async def run_batch_command(
     """
     model = args.model or DEFAULT_MODEL
     environ = os.environ
-    reason = simulator_reason(
-        model,
-        requested=args.simulator,
-        api_key=args.api_key,
-        base_url=args.base_url,
-        environ=environ,
-    )
+    defaults = _defaults(args)
+
+    def reason_for(request: Mapping[str, Any]) -> str | None:
+        # chat's rule, per line: a line with its own key, base URL or another provider's
+        # model goes where it says (unless --simulator).
+        return simulator_reason(
+            str(request["model"]),
+            requested=args.simulator,
+            api_key=request.get("api_key"),
+            base_url=request.get("base_url") or request.get("api_base"),
+            environ=environ,
+        )
 
     def notice(message: str) -> None:
         err.write(f"ritellm batch: {message}\n")
         err.flush()
 
-    async with start_simulator(reason, model, err) as sim:
+    # Every line is routed before the simulator starts: it starts, and says so, only when
+    # some line goes to it, whatever the default model is.
+    total, simulated = simulated_lines(
+        args.input, model, defaults, lambda r: reason_for(r) is not None
+    )
+    first = next(iter(simulated), None)
+    reason = None
+    if first is not None:  # its reason does not depend on the line: it has no key or URL
+        reason = reason_for({"model": first, "api_key": args.api_key})
+
+    async with start_simulator(reason, first or model, err) as sim:
         route: Callable[[Mapping[str, Any]], str | None] | None = None
         if sim is not None:
+            if simulated.total() < total:
+                notice(simulator_share(simulated, total))
 
             def route(request: Mapping[str, Any]) -> str | None:
-                # The same rule as chat's, per line: a line with its own key, base URL or
-                # another provider's model goes where it says (unless --simulator).
-                line_model = str(request["model"])
-                base = request.get("base_url") or request.get("api_base")
-                if simulator_reason(
-                    line_model,
-                    requested=args.simulator,
-                    api_key=request.get("api_key"),
-                    base_url=base,
-                    environ=environ,
-                ):
-                    try:
-                        return simulator_base(sim, line_model)
-                    except RiteLLMError:
-                        return None  # a bad model string: its line reports it
-                return None
+                if reason_for(request) is None:
+                    return None
+                try:
+                    return simulator_base(sim, str(request["model"]))
+                except RiteLLMError:  # pragma: no cover - a bad model string never qualifies
+                    return None
 
         progress = None if args.no_progress else ProgressLine.on(err)
         try:
@@ -326,7 +350,7 @@ async def run_batch_command(
                 args.output,
                 model=model,
                 concurrency=args.concurrency,
-                defaults=_defaults(args),
+                defaults=defaults,
                 rpm=args.rpm,
                 tpm=args.tpm,
                 retry_errors=args.retry_errors,

@@ -129,7 +129,16 @@ def test_the_fallback_is_decided_per_line(
         f.write(json.dumps(claude) + "\n")
     status, err = batch(capsys, str(src), "-o", str(out))
     # Another provider's model is never answered by the simulator behind the user's back.
-    assert (status, err) == (1, [NO_KEY, NO_ANTHROPIC_KEY.format(lines="line 2", src=src), HINT])
+    assert (status, err) == (
+        1,
+        [
+            NO_KEY,
+            "ritellm batch: the simulator answers 1 of 2 lines (openai/gpt-4o-mini); the others "
+            "go to their providers",
+            NO_ANTHROPIC_KEY.format(lines="line 2", src=src).replace("need it", "needs it"),
+            HINT,
+        ],
+    )
     assert not out.exists()
     # A line with its own key and base URL goes there; the other one still falls back.
     with src.open("w") as f:
@@ -504,3 +513,46 @@ def test_a_missing_key_stops_the_job_and_a_rerun_with_it_does_every_line(
     ]
     assert sorted(ids(out)) == ["bad", "r0", "r1", "r2", "r3", "r4"]
     assert len(tsim.requests) == 5
+
+
+def test_the_simulator_starts_for_the_lines_that_go_to_it_whatever_the_default_model(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tsim: ThreadedSimulator
+) -> None:
+    src, out = files
+    claude = {"api_key": "k", "base_url": tsim.url}  # the default model: their own endpoint
+    src.write_text(
+        json.dumps({"id": "gpt", "model": "openai/gpt-4o-mini", "messages": message(0)})
+        + "\n"
+        + "".join(json.dumps({"id": i, "messages": message(i), **claude}) + "\n" for i in (1, 2))
+    )
+    argv = [str(src), "-o", str(out), "-m", "anthropic/claude-sonnet-4-5"]
+    status, err = batch(capsys, *argv)
+    assert (status, err) == (
+        0,
+        [
+            NO_KEY,
+            "ritellm batch: the simulator answers 1 of 3 lines (openai/gpt-4o-mini); the others "
+            "go to their providers",
+            "ritellm batch: 3 lines: 3 done, 0 failed, 0 already finished, 0 retried after 429, "
+            "in Ts",
+        ],
+    )
+    records = sorted(read_output(out), key=lambda r: int(r["line"]))
+    assert [(r["id"], r.get("simulated", False)) for r in records] == [
+        ("gpt", True),
+        (1, False),
+        (2, False),
+    ]
+    assert [r["response"]["model"] for r in records] == ["gpt-4o-mini"] + ["claude-sonnet-4-5"] * 2
+    assert len(tsim.requests) == 2
+    # No line for the simulator (the default model is OpenAI's): it neither starts nor says so.
+    src.write_text(
+        "".join(
+            json.dumps({"id": i, "model": "anthropic/claude-sonnet-4-5", "messages": message(i)})
+            + "\n"
+            for i in (1, 2)
+        )
+    )
+    out.unlink()
+    status, err = batch(capsys, str(src), "-o", str(out))
+    assert (status, err) == (1, [NO_ANTHROPIC_KEY.format(lines="lines 1, 2", src=src), HINT])

@@ -192,6 +192,8 @@ def test_each_line_is_redone_only_when_this_run_does_not_simulate_it(
         1,
         [
             NO_KEY,
+            "ritellm batch: the simulator answers 2 of 3 lines (openai/gpt-4o-mini); the "
+            "others go to their providers",
             "ritellm batch: 1 simulated result will be redone with openai/gpt-4o",
             summary(3, 1, 0, 2),
             "ritellm batch: 1 line failed earlier; rerun with --retry-errors to retry it",
@@ -209,6 +211,8 @@ def test_each_line_is_redone_only_when_this_run_does_not_simulate_it(
     assert (status, err[1:]) == (
         1,
         [
+            "ritellm batch: the simulator answers 2 of 3 lines (openai/gpt-4o-mini); the "
+            "others go to their providers",
             summary(3, 0, 1, 2),
             "ritellm batch: 1 line failed; rerun with --retry-errors to retry it",
         ],
