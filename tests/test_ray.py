@@ -319,6 +319,35 @@ def test_each_worker_loop_backend(sim: ThreadedSimulator, backend: str) -> None:
     assert sorted(row["content"] for row in out) == sorted(f"{GREETING}q{i}" for i in range(40))
 
 
+def test_credentials_go_to_the_workers_once_never_in_a_row(sim: ThreadedSimulator) -> None:
+    from ritellm.ray._requests import RequestJob
+
+    def request(i: int, **extra: Any) -> dict[str, Any]:
+        content = [{"role": "user", "content": f"q{i}"}]
+        return {"model": MODEL, "base_url": sim.base_url, "messages": content, **extra}
+
+    # As `ritellm batch` hands them over: --api-key merged into every line, one line with
+    # its own key, one with an AWS secret (not this provider's: only carried, not sent).
+    requests = [request(i, api_key="sk-default-key") for i in range(6)]
+    requests.append(request(6, api_key="sk-line-key"))
+    requests.append(request(7, api_key="sk-default-key", aws_secret_access_key="aws-secret"))
+    job = RequestJob(
+        requests, num_workers=2, concurrency_per_worker=4, rpm=None, tpm=None, backend="asyncio"
+    )
+    handed = json.dumps(job.input.take_all())  # every column of every row Ray is given
+    for secret in ("sk-default-key", "sk-line-key", "aws-secret"):
+        assert secret not in handed
+    got = {index: error for batch in job.batches() for index, _, error in batch}
+    assert got == dict.fromkeys(range(8))
+    sent = {r.json["messages"][0]["content"]: r.headers["authorization"] for r in sim.requests}
+    assert sent == {
+        **{f"q{i}": "Bearer sk-default-key" for i in range(6)},
+        "q6": "Bearer sk-line-key",
+        "q7": "Bearer sk-default-key",
+    }
+    assert requests[6]["api_key"] == "sk-line-key"  # the caller's dicts are not changed
+
+
 # -- resuming an output directory --------------------------------------------------------------
 
 

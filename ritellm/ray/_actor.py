@@ -25,7 +25,10 @@ from .._fanout._engine import Engine
 from ._limiter import ClusterAdmission
 from ._rows import OUTPUT_COLUMNS, id_key, output_columns, request_from_row
 
-__all__ = ["REPORT_EVERY", "CompletionWorker", "WorkerConfig"]
+__all__ = ["CREDENTIALS_COLUMN", "REPORT_EVERY", "CompletionWorker", "WorkerConfig"]
+
+# With a request column: the index of the row's credential set in WorkerConfig.credentials.
+CREDENTIALS_COLUMN = "credentials"
 
 # Seconds between a worker's reports of its counters while it has work, for progress
 # displays; it also reports at the end of each batch.
@@ -45,6 +48,10 @@ class WorkerConfig:
     request_column: str | None = None
     """A column holding each row's whole request as JSON object text (``ritellm batch
     --ray``); None: the request is read from the row's columns."""
+    credentials: tuple[Mapping[str, Any], ...] = attrs.field(default=(), repr=False)
+    """With ``request_column``: the credential sets (``api_key``, ...) a row names by index
+    in its ``credentials`` column. Secrets travel once, here, never in the rows (Ray's
+    object store, its spill files and transfers between nodes)."""
 
 
 class CompletionWorker:
@@ -180,7 +187,9 @@ class CompletionWorker:
         request = dict(config.params)
         if config.model is not None:
             request["model"] = config.model
-        return {**request, **own}
+        which = row.get(CREDENTIALS_COLUMN)
+        secrets = config.credentials[which] if which is not None else {}
+        return {**request, **own, **secrets}
 
     def __del__(self) -> None:
         # Ray Data drops the instance when the pool shuts down: close the client's

@@ -17,7 +17,7 @@ from ._rows import OUTPUT_COLUMNS
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["map_completions", "shared_limits"]
+__all__ = ["check_completions", "map_completions", "shared_limits"]
 
 # Batches one worker runs at once (threads of the actor, all on its one event loop): the
 # next batch starts while the last rows of the previous one are still being answered.
@@ -93,6 +93,61 @@ def shared_limits(rpm: float | None, tpm: float | None) -> Any:
     return actor.remote(rpm, tpm)
 
 
+def check_completions(
+    ds: ray.data.Dataset,
+    *,
+    model: str | None = None,
+    num_workers: int | tuple[int, int] = 2,
+    concurrency_per_worker: int = 16,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    batch_size: int = 64,
+    backend: str = "asyncio",
+    client_options: Mapping[str, Any] | None = None,
+    ray_remote_args: Mapping[str, Any] | None = None,
+    _request_column: str | None = None,
+    _credentials: tuple[Mapping[str, Any], ...] = (),
+    **params: Any,
+) -> tuple[WorkerConfig, tuple[int, int]]:
+    """:func:`map_completions`' arguments checked, without starting anything: the workers'
+    configuration and the pool's (min, max) size.
+
+    Args:
+        ds, model, num_workers, concurrency_per_worker, rpm, tpm, batch_size, backend,
+            client_options, ray_remote_args, _request_column, _credentials, params: as for
+            :func:`map_completions`.
+
+    Raises:
+        ParameterError / ParameterTypeError: as :func:`map_completions`.
+    """
+    import ray.data
+
+    if not isinstance(ds, ray.data.Dataset):
+        raise ParameterTypeError(f"ds must be a ray.data.Dataset, not {type(ds).__name__}")
+    low, high = _workers(num_workers)
+    _positive_int("concurrency_per_worker", concurrency_per_worker)
+    _positive_int("batch_size", batch_size)
+    check_limits(concurrency_per_worker, rpm, tpm)
+    if backend not in ("asyncio", "trio"):
+        raise ParameterError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+    if ray_remote_args is not None and not isinstance(ray_remote_args, Mapping):
+        raise ParameterTypeError("ray_remote_args must be a mapping")
+    options = dict(client_options or {})
+    _check_params(model, params, AsyncClient(**options))
+    _check_schema(ds, _request_column)
+    config = WorkerConfig(
+        model=model,
+        params={k: v for k, v in params.items() if k != "stream"},
+        concurrency=concurrency_per_worker,
+        tpm=tpm is not None,
+        backend=backend,
+        client_options=options,
+        request_column=_request_column,
+        credentials=tuple(dict(c) for c in _credentials),
+    )
+    return config, (low, high)
+
+
 def map_completions(
     ds: ray.data.Dataset,
     *,
@@ -108,6 +163,7 @@ def map_completions(
     _finished: Any = None,
     _limits: Any = None,
     _request_column: str | None = None,
+    _credentials: tuple[Mapping[str, Any], ...] = (),
     **params: Any,
 ) -> ray.data.Dataset:
     """Complete every row of a Ray Dataset on a pool of Ray actors (lazily, like any Ray
@@ -134,6 +190,9 @@ def map_completions(
         _limits: private: the shared limiter actor to use (made here by default).
         _request_column: private: a column holding each row's whole request as JSON object
             text (``ritellm batch --ray``), used instead of the row's columns.
+        _credentials: private: credential sets (``api_key``, ...) that the rows of
+            ``_request_column`` name by index (their ``credentials`` column): secrets go to
+            each worker once, in its configuration, never in a row.
         params: ``acompletion`` keyword arguments for every row.
 
     Returns:
@@ -150,25 +209,20 @@ def map_completions(
     import ray
     import ray.data
 
-    if not isinstance(ds, ray.data.Dataset):
-        raise ParameterTypeError(f"ds must be a ray.data.Dataset, not {type(ds).__name__}")
-    low, high = _workers(num_workers)
-    _positive_int("concurrency_per_worker", concurrency_per_worker)
-    _positive_int("batch_size", batch_size)
-    check_limits(concurrency_per_worker, rpm, tpm)
-    if backend not in ("asyncio", "trio"):
-        raise ParameterError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
-    options = dict(client_options or {})
-    _check_params(model, params, AsyncClient(**options))
-    _check_schema(ds, _request_column)
-    config = WorkerConfig(
+    config, (low, high) = check_completions(
+        ds,
         model=model,
-        params={k: v for k, v in params.items() if k != "stream"},
-        concurrency=concurrency_per_worker,
-        tpm=tpm is not None,
+        num_workers=num_workers,
+        concurrency_per_worker=concurrency_per_worker,
+        rpm=rpm,
+        tpm=tpm,
+        batch_size=batch_size,
         backend=backend,
-        client_options=options,
-        request_column=_request_column,
+        client_options=client_options,
+        ray_remote_args=ray_remote_args,
+        _request_column=_request_column,
+        _credentials=_credentials,
+        **params,
     )
     limits = _limits if _limits is not None else shared_limits(rpm, tpm)
     remote_args: dict[str, Any] = {"num_cpus": DEFAULT_NUM_CPUS, **(ray_remote_args or {})}

@@ -1,7 +1,8 @@
 """A list of requests answered on a Ray cluster, handed back batch by batch as they finish:
 how ``ritellm batch --ray`` sends the lines it has not finished. The requests go to
 :func:`map_completions` whole (one JSON column), so a line is sent exactly as the local
-batch would send it. Imports ray when a job is made.
+batch would send it; only their credentials are taken out of the rows and handed to each
+worker once, in its configuration. Imports ray when a job is made.
 """
 
 from __future__ import annotations
@@ -12,12 +13,52 @@ from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 from .._fanout._engine import FanoutStats
+from ._actor import CREDENTIALS_COLUMN
 from ._job import CALLS_PER_WORKER, map_completions, shared_limits
 
-__all__ = ["REQUEST_COLUMN", "RequestJob", "batch_size_for", "worker_totals"]
+__all__ = [
+    "CREDENTIALS",
+    "REQUEST_COLUMN",
+    "RequestJob",
+    "batch_size_for",
+    "split_credentials",
+    "worker_totals",
+]
 
 REQUEST_COLUMN = "request"
 BATCH_SIZE = 64  # map_completions' default
+# acompletion's options that are secrets: never put in a row (see split_credentials).
+CREDENTIALS = (
+    "api_key",
+    "azure_ad_token",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+)
+
+
+def split_credentials(
+    requests: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[int | None], tuple[dict[str, Any], ...]]:
+    """The requests without their credentials, each one's index into the distinct
+    credential sets (None: it has none), and those sets. The sets go to every worker once,
+    in its configuration; rows travel through Ray's object store, its spill files and
+    between nodes, so a secret must not be in them.
+
+    Args:
+        requests: acompletion keyword dicts (not changed).
+    """
+    sets: dict[str, int] = {}
+    stripped: list[dict[str, Any]] = []
+    which: list[int | None] = []
+    for request in requests:
+        secrets = {k: request[k] for k in CREDENTIALS if request.get(k) is not None}
+        stripped.append({k: v for k, v in request.items() if k not in CREDENTIALS})
+        if not secrets:
+            which.append(None)
+            continue
+        which.append(sets.setdefault(json.dumps(secrets, sort_keys=True), len(sets)))
+    return stripped, which, tuple(json.loads(text) for text in sets)
 
 
 def batch_size_for(rows: int, workers: int, concurrency: int) -> int:
@@ -77,14 +118,19 @@ class RequestJob:
         import ray.data
 
         self.limits = shared_limits(rpm, tpm)
-        rows = [{"id": i, REQUEST_COLUMN: json.dumps(r)} for i, r in enumerate(requests)]
+        stripped, which, credentials = split_credentials(requests)
+        rows = [
+            {"id": i, REQUEST_COLUMN: json.dumps(r), CREDENTIALS_COLUMN: w}
+            for i, (r, w) in enumerate(zip(stripped, which, strict=True))
+        ]
         size = batch_size_for(len(rows), num_workers, concurrency_per_worker)
         # One block per batch; no more workers than batches (an idle worker is started,
         # and Ray Data warns about it, for nothing).
         blocks = math.ceil(len(rows) / size)
         self.workers = min(num_workers, blocks)
+        self.input = ray.data.from_items(rows, override_num_blocks=blocks)
         answers = map_completions(
-            ray.data.from_items(rows, override_num_blocks=blocks),
+            self.input,
             num_workers=self.workers,
             concurrency_per_worker=concurrency_per_worker,
             rpm=rpm,
@@ -93,6 +139,7 @@ class RequestJob:
             batch_size=size,
             _limits=self.limits,
             _request_column=REQUEST_COLUMN,
+            _credentials=credentials,
         )
         # The request column stays on the workers: the driver needs only the results.
         self._answers = answers.select_columns(["id", "response", "error"])
