@@ -361,7 +361,7 @@ def test_a_rerun_skips_answered_ids_and_redoes_the_rest(
     summary = write_completions(ray.data.from_items(first), out, format=fmt, **job(sim))
     assert (summary.done, summary.failed, summary.skipped) == (45, 5, 0)
     # A crash while a file was being written leaves it cut short: removed, redone.
-    torn = tmp_path / "out" / f"torn.{fmt}"
+    torn = tmp_path / "out" / f"ritellm-{'0' * 32}_000007-0.{fmt}"  # a name of the job's
     torn.write_bytes(b"PAR1\x00\x01" if fmt == "parquet" else b'{"id": 3, "err')
     sim.reset_stats()
     again = rows(80)
@@ -392,6 +392,50 @@ def test_a_rerun_skips_answered_ids_and_redoes_the_rest(
     answered = sorted(row["id"] for row in got if row["response"] is not None)
     assert answered == list(range(80))  # every id answered exactly once
     assert sorted(row["id"] for row in got if row["error"] is not None) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_a_file_not_written_by_the_job_is_refused_and_left_as_it_is(
+    sim: ThreadedSimulator, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # A valid Parquet file with other columns, a pretty-printed JSON file: neither is ours.
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    pq.write_table(pa.table({"name": ["a"], "score": [1]}), out / "mine.parquet")
+    (out / "settings.json").write_text('{\n  "model": "x"\n}')
+    foreign = {p.name: p.read_bytes() for p in out.iterdir()}
+    # A file of the job's that a crash cut short, next to them.
+    torn = out / f"ritellm-{'0' * 32}_000000-0.{fmt}"
+    torn.write_bytes(b"PAR1\x00" if fmt == "parquet" else b'{"id": 1')
+    with pytest.raises(ritellm.ParameterError) as caught:
+        write_completions(ray.data.from_items(rows(3)), str(out), format=fmt, **job(sim))
+    assert str(caught.value) == (
+        f"the output directory {str(out)!r} holds 'mine.parquet', 'settings.json': not {fmt} "
+        "files written by write_completions, and never read or removed by it: give a "
+        "directory of its own"
+    )
+    with pytest.raises(ritellm.ParameterError, match=r"mine\.parquet"):
+        finished_ids(str(out), format=fmt, repair=True)
+    # Bad options are refused before the directory is even looked at.
+    with pytest.raises(ritellm.ParameterError, match="num_workers must be >= 1"):
+        write_completions(
+            ray.data.from_items(rows(3)), str(out), format=fmt, **job(sim, num_workers=0)
+        )
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p != torn} == foreign
+    assert torn.exists()
+    assert sim.stats.requests == 0
+
+
+def test_a_whole_file_of_the_job_that_cannot_be_read_is_refused_not_removed(
+    cluster: None, tmp_path: Path
+) -> None:
+    bad = tmp_path / f"ritellm-{'0' * 32}_000000-0.json"
+    bad.write_text('{"id": 1, "error": null}\nnot json\n')  # whole (newline-terminated)
+    with pytest.raises(ritellm.ParameterError, match="cannot read the output file"):
+        finished_ids(str(tmp_path), format="json", repair=True)
+    assert bad.exists()
 
 
 # -- bad arguments, before anything runs -------------------------------------------------------

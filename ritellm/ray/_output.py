@@ -1,6 +1,7 @@
 """``write_completions``: a resumable job whose output is a directory of Parquet or JSONL
-files. A rerun reads what is there, removes a file a crash left half-written, leaves out
-the rows already answered and writes the rest as new files beside them.
+files. A rerun reads what is there, removes a file of its own that a crash cut short,
+leaves out the rows already answered and writes the rest as new files beside them. Any
+other file in the directory is refused, never read or removed.
 Imports ray and pyarrow lazily, at call time.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -17,7 +19,7 @@ import attrs
 
 from .._errors import ParameterError, ParameterTypeError
 from .._fanout._engine import FanoutStats, _Progress
-from ._job import map_completions, shared_limits
+from ._job import check_completions, map_completions, shared_limits
 from ._requests import worker_totals
 from ._rows import finished_keys
 
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["JobSummary", "finished_ids", "write_completions"]
 
 FORMATS = {"parquet": ".parquet", "json": ".json"}
+# The names of the files a run writes (``ritellm-<write uuid>_<task>-<n>.<format>``), and
+# Ray Data's default names, which earlier versions used (``<dataset>_<write uuid>_<task>``).
+_OURS = re.compile(r"(?:ritellm-|[0-9A-Za-z]+_)[0-9a-f]{32}_\d{6}(?:-\d+)?\.(parquet|json)")
+PARQUET_MAGIC = b"PAR1"
 
 
 @attrs.frozen
@@ -42,7 +48,7 @@ class JobSummary:
     failed: int
     """Rows written with an error by this run."""
     removed: tuple[str, ...]
-    """Files removed because they could not be read whole (a crash cut them short)."""
+    """The job's files removed because a crash cut them short (their rows are done again)."""
     workers: int
     """Worker actors that ran."""
     restarts: int
@@ -62,7 +68,11 @@ def _filesystem(path: str) -> tuple[pyarrow.fs.FileSystem, str]:
     return pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
 
 
-def _files(fs: pyarrow.fs.FileSystem, root: str, suffix: str) -> list[str]:
+def _files(fs: pyarrow.fs.FileSystem, root: str, fmt: str) -> list[str]:
+    """The job's output files in ``root``. Raises ParameterError naming any other file
+    (a user's own, or the other format's): the directory must hold only the job's output,
+    so nothing else is ever read as rows or removed. Hidden names (``.``, ``_``) are left
+    alone."""
     import pyarrow.fs
 
     info = fs.get_file_info(root)
@@ -71,11 +81,40 @@ def _files(fs: pyarrow.fs.FileSystem, root: str, suffix: str) -> list[str]:
     if info.type != pyarrow.fs.FileType.Directory:
         raise ParameterError(f"the output location {root!r} is not a directory")
     found = fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=False))
-    return sorted(f.path for f in found if f.is_file and f.path.endswith(suffix))
+    ours: list[pyarrow.fs.FileInfo] = []
+    foreign: list[pyarrow.fs.FileInfo] = []
+    for f in sorted(found, key=lambda f: str(f.base_name)):
+        if not f.is_file or f.base_name.startswith((".", "_")):
+            continue
+        match = _OURS.fullmatch(f.base_name)
+        (ours if match is not None and match.group(1) == fmt else foreign).append(f)
+    if foreign:
+        names = ", ".join(repr(f.base_name) for f in foreign)
+        raise ParameterError(
+            f"the output directory {root!r} holds {names}: not {fmt} files written by "
+            "write_completions, and never read or removed by it: give a directory of its own"
+        )
+    return [f.path for f in ours]
+
+
+def _truncated(fs: pyarrow.fs.FileSystem, path: str, fmt: str) -> bool:
+    """Whether a crash cut the file short: Parquet without its closing magic bytes, JSON
+    lines without the final newline."""
+    with fs.open_input_file(path) as f:
+        size = f.size()
+        if fmt == "parquet":
+            if size < 2 * len(PARQUET_MAGIC) + 4:
+                return True
+            f.seek(size - len(PARQUET_MAGIC))
+            return bytes(f.read(len(PARQUET_MAGIC))) != PARQUET_MAGIC
+        if size == 0:
+            return False
+        f.seek(size - 1)
+        return bytes(f.read(1)) != b"\n"
 
 
 def _read(fs: pyarrow.fs.FileSystem, path: str, fmt: str) -> list[dict[str, Any]]:
-    """The id and error of each row of one output file; raises if it is not whole."""
+    """The id and error of each row of one output file; raises if it cannot be read."""
     if fmt == "parquet":
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
@@ -85,8 +124,6 @@ def _read(fs: pyarrow.fs.FileSystem, path: str, fmt: str) -> list[dict[str, Any]
         return found
     with fs.open_input_stream(path) as f:
         data = f.read()
-    if data and not data.endswith(b"\n"):
-        raise ValueError("no newline at the end: cut short")
     rows = []
     for line in data.splitlines():
         row = json.loads(line)
@@ -101,17 +138,23 @@ def _status(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _scan(path: str, fmt: str, repair: bool) -> tuple[set[str], set[str], tuple[str, ...]]:
-    """(ids with a response, ids with a row at all, the files that cannot be read whole)."""
+    """(ids with a response, ids with a row at all, the files a crash cut short). A file of
+    the job's that is whole but cannot be read raises ParameterError: it is not removed."""
     fs, root = _filesystem(path)
     answered: set[str] = set()
     written: set[str] = set()
     broken: list[str] = []
-    for file in _files(fs, root, FORMATS[fmt]):
-        try:
-            rows = _status(_read(fs, file, fmt))
-        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+    for file in _files(fs, root, fmt):
+        if _truncated(fs, file, fmt):
             broken.append(file)
             continue
+        try:
+            rows = _status(_read(fs, file, fmt))
+        except (OSError, ValueError, KeyError) as exc:  # ArrowInvalid is a ValueError
+            raise ParameterError(
+                f"cannot read the output file {file!r} (it is not cut short, so it is left "
+                f"as it is): {exc}"
+            ) from None
         answered |= finished_keys(rows, retry_errors=True)
         written |= finished_keys(rows, retry_errors=False)
     if repair:
@@ -130,10 +173,15 @@ def finished_ids(
         format: "parquet" or "json" (JSON lines).
         retry_errors: False: rows with a response or an error are finished (as in
             ``ritellm batch``); True: only rows with a response.
-        repair: remove the files that cannot be read whole (else they are only skipped).
+        repair: remove the job's files that a crash cut short (else they are only
+            skipped).
 
     Returns:
-        The finished ids, and the unreadable files (removed if ``repair``).
+        The finished ids, and the files cut short (removed if ``repair``).
+
+    Raises:
+        ParameterError: ``path`` holds a file write_completions did not write, or one of
+            its files that is whole but cannot be read.
     """
     if format not in FORMATS:
         raise ParameterError(f"format must be 'parquet' or 'json', got {format!r}")
@@ -189,7 +237,9 @@ def write_completions(
 
     Raises:
         ParameterError / ParameterTypeError: bad arguments, an input without ``id`` (when
-            its schema is known), or a ``path`` that is a file; before any request.
+            its schema is known), a ``path`` that is a file, or a directory holding a file
+            this function did not write (it is named; nothing is removed); before any
+            request.
     """
     import ray
 
@@ -198,11 +248,14 @@ def write_completions(
         raise ParameterError(f"format must be 'parquet' or 'json', got {format!r}")
     if not isinstance(path, str):
         raise ParameterTypeError(f"path must be a str, not {type(path).__name__}")
-    schema = ds.schema(fetch_if_missing=False) if isinstance(ds, ray.data.Dataset) else None
+    if not isinstance(ds, ray.data.Dataset):
+        raise ParameterTypeError(f"ds must be a ray.data.Dataset, not {type(ds).__name__}")
+    schema = ds.schema(fetch_if_missing=False)
     if schema is not None and "id" not in schema.names:
         raise ParameterError("write_completions needs an 'id' column to resume by")
+    check_completions(ds, **options)  # every option, before a file is read or removed
     fs, root = _filesystem(path)
-    before = set(_files(fs, root, FORMATS[format]))
+    before = set(_files(fs, root, format))
     answered, recorded, removed = _scan(path, format, repair=True)
     finished = answered if retry_errors else recorded
     before -= set(removed)
@@ -213,13 +266,13 @@ def write_completions(
     watcher = _Watcher(limits, progress) if progress else None
     try:
         if format == "parquet":
-            out.write_parquet(path)
+            out.write_parquet(path, filename_provider=_names("parquet"))
         else:
-            out.write_json(path)
+            out.write_json(path, filename_provider=_names("json"))
     finally:
         if watcher is not None:
             watcher.stop()
-    written = [f for f in _files(fs, root, FORMATS[format]) if f not in before]
+    written = [f for f in _files(fs, root, format) if f not in before]
     done, failed = _count(fs, written, format)
     workers = ray.get(limits.workers.remote())
     restarts = sum(w["starts"] - 1 for w in workers.values())
@@ -228,6 +281,18 @@ def write_completions(
     return JobSummary(
         len(finished), done, failed, removed, len(workers), restarts, seconds, failed_before
     )
+
+
+def _names(fmt: str) -> Any:
+    """Ray Data's namer for this run's files: ``ritellm-<write uuid>_<task>.<format>``
+    (a class made here: ray is imported only when a job runs)."""
+    from ray.data.datasource import FilenameProvider
+
+    class Names(FilenameProvider):
+        def get_filename_for_task(self, write_uuid: str, task_index: int) -> str:
+            return f"ritellm-{write_uuid}_{task_index:06}.{fmt}"
+
+    return Names()
 
 
 class _Watcher:
