@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, TextIO
@@ -26,9 +26,17 @@ import anyio.lowlevel
 
 from ._batchjob import Deliver, Report, Send
 from ._cli_batch import CommandError, positive_int
+from ._cli_sim import DEFAULT_MODEL, simulator_reason
 from ._fanout._engine import FanoutStats
 
-__all__ = ["POLL_EVERY", "add_ray_arguments", "ray_missing", "ray_send", "ray_stderr"]
+__all__ = [
+    "POLL_EVERY",
+    "add_ray_arguments",
+    "is_local_address",
+    "ray_missing",
+    "ray_send",
+    "ray_stderr",
+]
 
 # Seconds between looks at the workers' counters (429s re-sent, in flight) for progress.
 POLL_EVERY = 0.5
@@ -90,18 +98,50 @@ def ray_stderr(stream: TextIO) -> Iterator[TextIO]:
         os.close(saved)
 
 
-def ray_missing(args: argparse.Namespace) -> str | None:
+def is_local_address(address: str) -> bool:
+    """Whether a Ray address names this machine's loopback (``127.0.0.1:6379``,
+    ``localhost:6379``, ``ray://127.0.0.1:10001``, ``[::1]:6379``): a cluster whose workers
+    reach this machine's 127.0.0.1. ``auto`` is not: the cluster it finds may span nodes.
+
+    Args:
+        address: ``--ray``'s ADDRESS (or ``RAY_ADDRESS``).
+    """
+    rest = address.partition("://")[2] if "://" in address else address
+    host = rest.rpartition(":")[0] if rest.count(":") == 1 or "]" in rest else rest
+    host = host.strip("[]").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def ray_missing(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> str | None:
     """What is wrong with the ``--ray`` options of ``ritellm batch`` (a usage error), else
-    None: ``--ray-workers`` without ``--ray``, or Ray Data not installed (found without
-    importing it).
+    None: ``--ray-workers`` without ``--ray``, Ray Data not installed (found without
+    importing it), or a cluster elsewhere with the bundled simulator answering: it runs in
+    this process, on 127.0.0.1, where workers on other nodes cannot reach it.
 
     Args:
         args: the parsed command line.
+        environ: the environment (``RAY_ADDRESS``, the API keys).
     """
     if args.ray is None:
         return "--ray-workers needs --ray" if args.ray_workers is not None else None
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
         return RAY_MISSING
+    address = args.ray or environ.get("RAY_ADDRESS")
+    if address and not is_local_address(address):
+        reason = simulator_reason(
+            args.model or DEFAULT_MODEL,
+            requested=args.simulator,
+            api_key=args.api_key,
+            base_url=args.base_url,
+            environ=environ,
+        )
+        if reason is not None:
+            return (
+                f"--ray {address}: the bundled simulator would answer ({reason}), but it runs "
+                "on this machine's 127.0.0.1, which workers on other nodes cannot reach; "
+                "pass --api-key (or set the provider's key), or use a local cluster (--ray "
+                "alone, or a 127.0.0.1 address)"
+            )
     return None
 
 

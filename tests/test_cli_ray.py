@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from ritellm._cli import main
+from ritellm._cli_ray import is_local_address
 from ritellm.testing import Reply, Simulator, ThreadedSimulator
 
 pytest.importorskip("ray")
@@ -262,6 +263,55 @@ def test_without_ray_it_says_how_to_install_it(
     assert main(["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--ray-workers", "3"]) == 2
     assert capsys.readouterr().err == "error: --ray-workers needs --ray\n"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+REMOTE_SIM = (
+    "error: --ray {address}: the bundled simulator would answer ({reason}), but it runs on "
+    "this machine's 127.0.0.1, which workers on other nodes cannot reach; pass --api-key (or "
+    "set the provider's key), or use a local cluster (--ray alone, or a 127.0.0.1 address)\n"
+)
+
+
+def test_a_cluster_elsewhere_with_the_simulator_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"messages": [{"role": "user", "content": "x"}]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    argv = ["batch", str(src), "-o", str(out), "--no-progress"]
+    # Nothing listens at 10.0.0.5: refused before anything is tried (no connection timeout).
+    assert main([*argv, "--simulator", "--ray", "10.0.0.5:6379"]) == 2
+    reason = "--simulator given"
+    assert capsys.readouterr().err == REMOTE_SIM.format(address="10.0.0.5:6379", reason=reason)
+    no_key = "no API key found for openai (set OPENAI_API_KEY, or pass --api-key or --base-url)"
+    assert main([*argv, "--ray", "ray://head.example:10001"]) == 2
+    err = capsys.readouterr().err
+    assert err == REMOTE_SIM.format(address="ray://head.example:10001", reason=no_key)
+    monkeypatch.setenv("RAY_ADDRESS", "auto")  # the cluster it finds may span nodes
+    assert main([*argv, "--ray"]) == 2
+    assert capsys.readouterr().err == REMOTE_SIM.format(address="auto", reason=no_key)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [
+        ("127.0.0.1:6379", True),
+        ("127.0.1.1:6379", True),
+        ("localhost:6379", True),
+        ("[::1]:6379", True),
+        ("ray://127.0.0.1:10001", True),
+        ("auto", False),
+        ("10.0.0.5:6379", False),
+        ("ray://head:10001", False),
+        ("localhost.example.com:6379", False),
+    ],
+)
+def test_is_local_address(address: str, local: bool) -> None:
+    assert is_local_address(address) is local
 
 
 def test_an_address_nothing_listens_on_is_refused_at_once(
