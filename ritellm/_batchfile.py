@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import tempfile
 from typing import Any, NamedTuple
 
 import attrs
@@ -160,13 +162,22 @@ def atomic_write(path: str, lines: list[bytes]) -> None:
         path: the file to replace.
         lines: its new lines, without newlines.
     """
-    temporary = f"{path}.tmp"
-    with open(temporary, "wb") as f:
-        f.writelines(line + b"\n" for line in lines)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
-    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    # A fresh name: a fixed one would overwrite a file of the user's and collide between
+    # two runs; hidden, and removed if anything fails before the replace.
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        if os.path.exists(path):  # mkstemp's file is private (0600): keep the output's mode
+            os.chmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+        with open(fd, "wb") as f:
+            f.writelines(line + b"\n" for line in lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:

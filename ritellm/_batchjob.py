@@ -101,11 +101,12 @@ class BatchSummary:
     def line(self) -> str:
         """The one-line summary, e.g. ``25 lines: 21 done, 4 failed, 0 already finished, 0
         retried after 429, in 0.3s (70.0 req/s)``."""
-        sent = self.done + self.failed
+        sent = self.done + self.failed - self.invalid  # invalid lines are never sent
         rate = f" ({sent / self.seconds:.1f} req/s)" if sent and self.seconds > 0 else ""
         torn = "; repaired a torn last line" if self.repaired_torn_line else ""
+        lines = "1 line" if self.total == 1 else f"{self.total} lines"
         return (
-            f"{self.total} lines: {self.done} done, {self.failed} failed, {self.skipped} "
+            f"{lines}: {self.done} done, {self.failed} failed, {self.skipped} "
             f"already finished, {self.retried} retried after 429, in {self.seconds:.1f}s"
             f"{rate}{torn}"
         )

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from ritellm._batchfile import one_line_per_id, whole_lines
+from ritellm._batchfile import atomic_write, one_line_per_id, whole_lines
+from ritellm._batchjob import BatchSummary
 from ritellm._cli import main
 from ritellm._cli_batch import failure_hint
 from ritellm.testing import Reply, Simulator, ThreadedSimulator
@@ -556,3 +557,70 @@ def test_the_simulator_starts_for_the_lines_that_go_to_it_whatever_the_default_m
     out.unlink()
     status, err = batch(capsys, str(src), "-o", str(out))
     assert (status, err) == (1, [NO_ANTHROPIC_KEY.format(lines="lines 1, 2", src=src), HINT])
+
+
+def test_the_rewrite_uses_a_fresh_temporary_file_and_keeps_the_outputs_mode(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tsim: ThreadedSimulator
+) -> None:
+    src, out = files
+    write_input(src, 3)
+    mine = out.parent / "out.jsonl.tmp"
+    mine.write_text("the user's own file\n")
+    tsim.script(Reply(status=400, error_message="nope"))
+    argv = [str(src), "-o", str(out), "--base-url", tsim.base_url, "-m", "gpt-4o", "-c", "1"]
+    assert batch(capsys, *argv)[0] == 1
+    out.chmod(0o640)
+    assert batch(capsys, *argv, "--retry-errors")[0] == 0
+    assert mine.read_text() == "the user's own file\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["in.jsonl", "out.jsonl", mine.name]
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert all("response" in r for r in read_output(out))
+
+
+def test_a_failed_rewrite_leaves_no_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"old\n")
+    with pytest.raises(TypeError):
+        atomic_write(str(out), [b"new", "not bytes"])  # type: ignore[list-item]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+    assert out.read_bytes() == b"old\n"
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        (
+            BatchSummary(total=1, failed=1, invalid=1, seconds=0.5),
+            "1 line: 0 done, 1 failed, 0 already finished, 0 retried after 429, in 0.5s",
+        ),
+        (
+            BatchSummary(total=79, failed=79, invalid=79, seconds=1.0),
+            "79 lines: 0 done, 79 failed, 0 already finished, 0 retried after 429, in 1.0s",
+        ),
+        (
+            BatchSummary(total=5, done=3, failed=2, invalid=1, skipped=1, seconds=2.0),
+            "5 lines: 3 done, 2 failed, 1 already finished, 0 retried after 429, in 2.0s "
+            "(2.0 req/s)",
+        ),
+        (
+            BatchSummary(),
+            "0 lines: 0 done, 0 failed, 0 already finished, 0 retried after 429, in 0.0s",
+        ),
+    ],
+)
+def test_summary_line(summary: BatchSummary, expected: str) -> None:
+    assert summary.line() == expected
+
+
+def test_an_all_invalid_input_sends_nothing_and_shows_no_rate(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path]
+) -> None:
+    src, out = files
+    src.write_text("{not json\n")
+    assert main(["batch", str(src), "-o", str(out), "--no-progress", "--simulator"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(
+        r"ritellm batch: 1 line: 0 done, 1 failed, 0 already finished, 0 retried after 429, "
+        r"in \d+\.\ds",
+        err[-2],
+    )
