@@ -4,6 +4,11 @@ Everything else (reading the input, what is finished, the output and its journal
 progress line, the summary) is the local batch's: this module only provides the step that
 sends the requests (``_batchjob.Send``), connects to Ray and keeps Ray quiet on stderr.
 Imports ray only when a batch has something to send.
+
+An interrupt loses more than the local batch's "requests in flight": answers reach the
+command a batch at a time, so every answered row not yet handed over is lost too (the
+answered rows of the batches being worked on, up to ``CALLS_PER_WORKER`` per worker, and
+finished batches Ray Data still holds); the rerun sends them again (docs/scaling.md).
 """
 
 from __future__ import annotations
