@@ -2,9 +2,9 @@
 bundled simulator), a torn last line cut off, and the rewrite that leaves one line per id
 after a run that redid some lines (``--retry-errors``, simulated results).
 
-File handling only: no anyio, no network. The rewrite goes through a temporary file in the
-same directory, fsync and ``os.replace``, so the output is always either the old file or
-the new one, whole.
+File handling and the shape of its lines' ids and errors (``ritellm.ray`` shares both): no
+anyio, no network. The rewrite goes through a temporary file in the same directory, fsync
+and ``os.replace``, so the output is always either the old file or the new one, whole.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from ._errors import APIError
+
 __all__ = [
     "JOURNAL_SUFFIX",
     "OutputState",
     "atomic_write",
+    "error_record",
     "id_key",
     "merge_journal",
     "one_line_per_id",
@@ -36,11 +39,28 @@ JOURNAL_SUFFIX = ".retry"
 
 def id_key(value: Any) -> str:
     """Ids compare by their JSON form: 3 and "3" stay distinct, and lists are hashable.
+    The one rule for ``ritellm batch`` and ``ritellm.ray``, whose ids (a Dataset column)
+    may be values JSON does not have, such as a date: those compare by their ``str``.
 
     Args:
-        value: an input line's id (any JSON value).
+        value: an input line's id.
     """
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """An error line's ``error`` object, for ``ritellm batch`` and ``ritellm.ray``'s error
+    rows: the error's class name and message, plus the HTTP status and provider code for an
+    API error.
+
+    Args:
+        exc: what ended the request.
+    """
+    record: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, APIError):
+        record["status_code"] = exc.status_code
+        record["code"] = exc.code
+    return record
 
 
 class _Result(NamedTuple):

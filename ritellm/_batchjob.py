@@ -25,13 +25,14 @@ import attrs
 from ._batchfile import (
     JOURNAL_SUFFIX,
     OutputState,
+    error_record,
     id_key,
     merge_journal,
     read_output,
     recover_journal,
 )
 from ._client import default_client
-from ._errors import APIError, AuthenticationError, ParameterError, RiteLLMError
+from ._errors import AuthenticationError, ParameterError, RiteLLMError
 from ._fanout import FanoutStats, completions_as_completed
 from ._types import ModelResponseStream
 
@@ -110,14 +111,6 @@ class BatchSummary:
             f"already finished, {self.retried} retried after 429, in {self.seconds:.1f}s"
             f"{rate}{torn}"
         )
-
-
-def _error_record(exc: BaseException) -> dict[str, Any]:
-    record: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-    if isinstance(exc, APIError):
-        record["status_code"] = exc.status_code
-        record["code"] = exc.code
-    return record
 
 
 @attrs.frozen
@@ -465,7 +458,7 @@ async def send_locally(
             if isinstance(item, ModelResponseStream):
                 continue  # streamed lines: only the assembled response is kept
             if isinstance(item, BaseException):
-                deliver(index, None, _error_record(item))
+                deliver(index, None, error_record(item))
             else:
                 deliver(index, item, None)
         return results.stats.retried if results.stats is not None else None

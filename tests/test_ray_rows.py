@@ -1,10 +1,11 @@
 """ritellm.ray without a cluster: rows to requests, outcomes to output columns (exact values),
-the error rows' shape next to ``ritellm batch``'s, and that ``import ritellm`` never imports
-ray."""
+the error objects and id keys it shares with ``ritellm batch``, and that ``import ritellm``
+never imports ray."""
 
 from __future__ import annotations
 
 import ast
+import datetime
 import json
 import subprocess
 import sys
@@ -14,7 +15,6 @@ from typing import Any
 import pytest
 
 import ritellm
-from ritellm._batchjob import _error_record
 from ritellm._fanout import FanoutStats
 from ritellm.ray._requests import batch_size_for, worker_totals
 from ritellm.ray._rows import (
@@ -121,15 +121,45 @@ def test_output_columns(outcome: Any, expected: tuple[str | None, ...]) -> None:
 
 
 @pytest.mark.parametrize(
-    "exc",
+    ("exc", "expected"),
     [
-        ritellm.RateLimitError("HTTP 429: slow down", status_code=429, code="rate_limit"),
-        ritellm.APITimeoutError("timed out"),
-        ritellm.ParameterTypeError("messages must be a list"),
+        (
+            ritellm.RateLimitError("slow down", status_code=429, code="rate_limit"),
+            {
+                "type": "RateLimitError",
+                "message": "HTTP 429: slow down",
+                "status_code": 429,
+                "code": "rate_limit",
+            },
+        ),
+        (
+            ritellm.APITimeoutError("timed out"),
+            {"type": "APITimeoutError", "message": "timed out", "status_code": None, "code": None},
+        ),
+        (
+            ritellm.ParameterTypeError("messages must be a list"),
+            {"type": "ParameterTypeError", "message": "messages must be a list"},
+        ),
+        (ValueError("boom"), {"type": "ValueError", "message": "boom"}),
     ],
 )
-def test_error_rows_have_ritellm_batchs_shape(exc: BaseException) -> None:
-    assert error_record(exc) == _error_record(exc)
+def test_error_record(exc: BaseException, expected: dict[str, Any]) -> None:
+    assert error_record(exc) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, "1"),
+        ("1", '"1"'),
+        (None, "null"),
+        ([1, "a"], '[1, "a"]'),
+        ({"b": 1, "a": 2}, '{"a": 2, "b": 1}'),
+        (datetime.date(2026, 1, 2), '"2026-01-02"'),  # a Dataset's date column
+    ],
+)
+def test_id_key(value: Any, expected: str) -> None:
+    assert id_key(value) == expected
 
 
 def test_finished_keys_and_ids() -> None:

@@ -1,5 +1,6 @@
 """Pure: a Dataset row to an ``acompletion`` keyword dict, and an outcome to the output
-columns (``response``, ``content``, ``error``). Stdlib only; no ray, anyio or I/O.
+columns (``response``, ``content``, ``error``). No ray, anyio or I/O; ids and error objects
+follow ``ritellm batch``'s own rules (``_batchfile``).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._errors import APIError
+from .._batchfile import error_record, id_key
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -151,16 +152,6 @@ def request_from_row(
     return request
 
 
-def error_record(exc: BaseException) -> dict[str, Any]:
-    """An error row's object, in ``ritellm batch``'s shape: the error's class name and
-    message, plus the HTTP status and provider code for an API error."""
-    record: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-    if isinstance(exc, APIError):
-        record["status_code"] = exc.status_code
-        record["code"] = exc.code
-    return record
-
-
 def _first_content(response: Mapping[str, Any]) -> str | None:
     choices = response.get("choices")
     if not choices or not isinstance(choices[0], Mapping):
@@ -179,12 +170,6 @@ def output_columns(outcome: Any) -> tuple[str | None, str | None, str | None]:
         return None, None, json.dumps(error_record(outcome), ensure_ascii=False)
     text = json.dumps(outcome, separators=(",", ":"), ensure_ascii=False)
     return text, _first_content(outcome), None
-
-
-def id_key(value: Any) -> str:
-    """An id's identity: its JSON form, so that 3 and "3" stay distinct (as in ``ritellm
-    batch``)."""
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def finished_keys(rows: Iterable[Mapping[str, Any]], *, retry_errors: bool) -> set[str]:
