@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import itertools
 import json
 import os
 import pty
@@ -139,6 +140,17 @@ def drawn(raw: str) -> list[str]:
     return raw[len(NOTICE) + 1 : -len(SUMMARY) - 1].rstrip("\n").split("\r")[1:]
 
 
+def assert_each_redraw_covers_the_last(texts: list[str]) -> None:
+    """Whatever the timing drew (which counts, how long their texts): each redraw is at least
+    as long as the text before it, so a longer line ("13/40 ... 15 in flight (limit 16)")
+    leaves nothing behind a shorter one; the counts never go back."""
+    assert texts
+    for before, after in itertools.pairwise(texts):
+        assert len(after) >= len(before.rstrip()), (before, after)
+    finished = [int(text.split("/", 1)[0]) for text in texts]
+    assert finished == sorted(finished)
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -157,9 +169,7 @@ def test_batch_on_a_terminal_redraws_one_clean_line(
     raw = normal(err.getvalue())
     assert raw.startswith(NOTICE + "\n\r")
     assert raw.endswith(f"\r{FINAL}\n{SUMMARY}\n")
-    # "13/40 ... 15 in flight (limit 16)" was drawn before the shorter final line; what it
-    # would have left behind ("(limit 16))") was blanked.
-    assert max(len(text.rstrip()) for text in drawn(raw)) > len(FINAL)
+    assert_each_redraw_covers_the_last(drawn(raw))
     assert [line.rstrip() for line in screen(raw)] == [NOTICE, FINAL, SUMMARY, ""]
 
 
@@ -212,5 +222,4 @@ def test_batch_on_a_real_terminal(tmp_path: Path, columns: int) -> None:
     assert raw.endswith(f"\r{final}\n{SUMMARY}\n")
     assert [line.rstrip() for line in screen(raw)] == [NOTICE, final, SUMMARY, ""]
     assert all(len(text) <= columns - 1 for text in drawn(raw))  # never wraps
-    if columns > len(FINAL):
-        assert max(len(text.rstrip()) for text in drawn(raw)) > len(FINAL)
+    assert_each_redraw_covers_the_last(drawn(raw))
