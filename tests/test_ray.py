@@ -61,26 +61,54 @@ def cluster() -> Iterator[None]:
         log_to_driver=False,
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
+    node = ray._private.worker._global_node
+    raylet = node.all_processes[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
+    workers: list[tuple[int, str]] = []
     try:
         yield
     finally:
+        # This cluster's worker processes: the raylet's children (other Ray jobs on the
+        # machine have their own raylet), noted with their start times (pids are reused).
+        workers = _workers_of(raylet)
         ray.shutdown()
     # Every worker process exits with the cluster (one blocked at exit would live on).
     deadline = time.monotonic() + 15
-    while _processes("CompletionWorker") and time.monotonic() < deadline:
-        time.sleep(0.1)  # nothing to wait on: they are another session's children now
-    assert _processes("CompletionWorker") == []
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)  # nothing to wait on: they are another process's children
+    assert _alive(workers) == []
 
 
-def _processes(name: str) -> list[int]:
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None  # it exited meanwhile
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _workers_of(raylet: int) -> list[tuple[int, str]]:
+    """(pid, start time) of the raylet's children running a CompletionWorker."""
     found = []
     for entry in Path("/proc").iterdir():
+        fields = _stat(entry.name) if entry.name.isdigit() else None
+        if fields is None or int(fields[1]) != raylet:
+            continue
         try:
-            if entry.name.isdigit() and name in (entry / "cmdline").read_text():
-                found.append(int(entry.name))
+            if "CompletionWorker" in (entry / "cmdline").read_text():
+                found.append((int(entry.name), fields[19]))
         except OSError:
-            continue  # it exited meanwhile
+            continue
     return found
+
+
+def _alive(workers: list[tuple[int, str]]) -> list[int]:
+    alive = []
+    for pid, started in workers:
+        fields = _stat(pid)
+        if fields is not None and fields[19] == started and fields[0] != "Z":
+            alive.append(pid)
+    return alive
 
 
 @pytest.fixture(scope="module")
@@ -169,16 +197,20 @@ def test_progress_true_counts_rows_without_a_total(
 
 
 def test_the_cluster_wide_rpm_holds_at_the_server(sim: ThreadedSimulator, tmp_path: Path) -> None:
-    rpm = 6000.0  # 100/s for both workers together, each of which could do far more
+    # 40/s for both workers together, each of which could do far more, and low enough for a
+    # loaded 2-core machine to keep up with; measured over the steady middle of ~15 s (a
+    # stall the bucket makes up for afterwards moves a long window's rate little).
+    rpm = 2400.0
     arrivals = sim.simulator.requests = Arrivals()
     summary = write_completions(
-        ray.data.from_items(rows(700)), str(tmp_path / "out"), **job(sim, rpm=rpm)
+        ray.data.from_items(rows(600)), str(tmp_path / "out"), **job(sim, rpm=rpm)
     )
-    assert (summary.done, summary.workers) == (700, 2)
+    assert (summary.done, summary.workers) == (600, 2)
     times = sorted(arrivals.times)
-    assert len(times) == 700
+    assert len(times) == 600
     burst = int(rpm / 60)  # the bucket starts full: a second's worth at once
-    sustained = (len(times) - burst - 1) / (times[-1] - times[burst])
+    first, last = 2 * burst, len(times) - burst  # a second after the burst; before the end
+    sustained = (last - first) / (times[last] - times[first])
     assert rpm / 60 * 0.9 <= sustained <= rpm / 60 * 1.1, sustained
 
 
@@ -208,10 +240,11 @@ def test_a_429_seen_by_one_worker_holds_back_every_worker(
     refused_at = next(t for t in arrivals.times if t >= scripted_at)
     after = [t - refused_at for t in arrivals.times if t > refused_at]
     # In-flight answers come back, and a request admitted before the 429 was known may
-    # follow within milliseconds; then nothing from any worker until the Retry-After has
+    # follow shortly; then nothing from any worker until the Retry-After has
     # passed, and from then on the whole cluster is paced at the rate the 429 implies
     # (one per 0.3 s, raised 10% a second), where it sent ~200 a second before.
-    assert [t for t in after if 0.06 < t < 0.28] == []
+    # (0.15 s leaves a loaded machine time to deliver those; the 0.28 s is the spec's.)
+    assert [t for t in after if 0.15 < t < 0.28] == []
     assert 1 <= len([t for t in after if 0.28 <= t < 1.3]) <= 5
 
 
