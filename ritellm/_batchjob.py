@@ -31,6 +31,7 @@ from ._batchfile import (
     read_output,
     recover_journal,
 )
+from ._batchinput import Row, line_numbers, read_requests
 from ._client import default_client
 from ._errors import AuthenticationError, ParameterError, RiteLLMError
 from ._fanout import FanoutStats, completions_as_completed
@@ -45,7 +46,6 @@ __all__ = [
     "redo_notice",
     "run_batch",
     "send_locally",
-    "simulated_lines",
 ]
 
 # Invalid input lines named on stderr before the run; the rest are only counted.
@@ -113,25 +113,6 @@ class BatchSummary:
         )
 
 
-@attrs.frozen
-class _Row:
-    """One non-blank input line."""
-
-    ident: Any
-    number: int
-    request: dict[str, Any] | None
-    """None when the line is not a request (its problem says why)."""
-    problem: str | None
-    simulated: bool = False
-    """Sent to the bundled simulator in this run."""
-
-    def tag(self) -> dict[str, Any]:
-        """The fields that start its result line: id, line number, the simulator's mark."""
-        if self.simulated:
-            return {"id": self.ident, "line": self.number, "simulated": True}
-        return {"id": self.ident, "line": self.number}
-
-
 def redo_notice(models: Mapping[str, int]) -> str:
     """What a run says before it redoes simulated results, e.g. ``3 simulated results will be
     redone with openai/gpt-4o-mini``.
@@ -146,77 +127,6 @@ def redo_notice(models: Mapping[str, int]) -> str:
     return f"{what}: " + ", ".join(f"{n} with {model}" for model, n in models.items())
 
 
-def _parse_line(text: str, number: int) -> tuple[Any, str | None]:
-    """(the line's JSON object or None, the problem with it)."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, f"line {number} is not JSON: {exc.msg} (column {exc.colno})"
-    if not isinstance(obj, dict):
-        return None, f"line {number} is not a JSON object"
-    return obj, None
-
-
-def _read_requests(
-    path: str,
-    model: str | None,
-    defaults: Mapping[str, Any],
-    base_url_for: Callable[[Mapping[str, Any]], str | None] | None,
-) -> tuple[list[_Row], list[str]]:
-    """The non-blank input lines, and the problems that stop the batch (duplicate ids)."""
-    rows: list[_Row] = []
-    fatal: list[str] = []
-    seen: set[str] = set()
-    with open(path, encoding="utf-8") as f:
-        for number, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            obj, problem = _parse_line(text, number)
-            implicit = obj is None or "id" not in obj
-            ident = number if obj is None else obj.pop("id", number)
-            # Every line's id goes through this check, a line that is not a request too:
-            # its error line is tagged with its number, which an explicit id may also be.
-            if id_key(ident) in seen:
-                known = " (a line without an id is known by its number)" if implicit else ""
-                fatal.append(f"duplicate id {ident!r} on line {number}{known}")
-            seen.add(id_key(ident))
-            if obj is None:
-                rows.append(_Row(ident, number, None, problem))
-                continue
-            request = {**defaults, **obj}
-            if model and "model" not in obj:
-                request["model"] = model
-            if "model" not in request:
-                rows.append(_Row(ident, number, None, f"line {number} has no model (use --model)"))
-                continue
-            url = base_url_for(request) if base_url_for is not None else None
-            if url is not None:
-                request.pop("api_base", None)
-                request["base_url"] = url
-            rows.append(_Row(ident, number, request, None, simulated=url is not None))
-    return rows, fatal
-
-
-def simulated_lines(
-    input_path: str,
-    model: str | None,
-    defaults: Mapping[str, Any],
-    simulates: Callable[[Mapping[str, Any]], bool],
-) -> tuple[int, Counter[str]]:
-    """Which input lines the bundled simulator would answer, before it is started: (the
-    number of requests in the input, how many of them go to it by model, in input order).
-
-    Args:
-        input_path: the batch's input.
-        model: the model of lines that name none.
-        defaults: acompletion parameters for every line.
-        simulates: whether a request (a line with the defaults) goes to the simulator.
-    """
-    rows, _ = _read_requests(input_path, model, defaults, lambda r: "" if simulates(r) else None)
-    requests = [(row.request, row.simulated) for row in rows if row.request is not None]
-    return len(requests), Counter(str(r["model"]) for r, simulated in requests if simulated)
-
-
 def _report_problems(problems: list[str], notice: Callable[[str], None] | None) -> None:
     if notice is None:
         return
@@ -227,12 +137,12 @@ def _report_problems(problems: list[str], notice: Callable[[str], None] | None) 
 
 
 def _check_rows(
-    rows: list[_Row],
+    rows: list[Row],
     state: OutputState,
     redo: set[str],
     summary: BatchSummary,
     input_path: str,
-) -> tuple[list[tuple[_Row, str | None]], list[str]]:
+) -> tuple[list[tuple[Row, str | None]], list[str]]:
     """The lines to do, each with its problem (None: send it), and the problems to name;
     counts the lines an earlier run finished in ``summary``.
 
@@ -242,7 +152,7 @@ def _check_rows(
             key does them.
     """
     client = default_client()
-    todo: list[tuple[_Row, str | None]] = []
+    todo: list[tuple[Row, str | None]] = []
     problems: list[str] = []
     no_key: dict[str, list[int]] = {}  # each missing key's message: the lines that need it
     for row in rows:
@@ -267,22 +177,13 @@ def _check_rows(
     if no_key:
         raise AuthenticationError(
             "; ".join(
-                f"{message} ({_lines(numbers)} of {input_path} "
+                f"{message} ({line_numbers(numbers)} of {input_path} "
                 f"{'needs' if len(numbers) == 1 else 'need'} it)"
                 for message, numbers in no_key.items()
             )
             + "; nothing was sent"
         )
     return todo, problems
-
-
-def _lines(numbers: list[int]) -> str:
-    """``line 3``, ``lines 2, 5, 7``, ``lines 2, 5, 7 and 10 more``."""
-    if len(numbers) == 1:
-        return f"line {numbers[0]}"
-    shown = ", ".join(str(n) for n in numbers[:3])
-    more = f" and {len(numbers) - 3} more" if len(numbers) > 3 else ""
-    return f"lines {shown}{more}"
 
 
 async def run_batch(
@@ -327,7 +228,7 @@ async def run_batch(
         OSError: the input cannot be read or the output written.
     """
     started = time.monotonic()
-    rows, fatal = _read_requests(input_path, model, defaults, base_url_for)
+    rows, fatal = read_requests(input_path, model, defaults, base_url_for)
     if fatal:
         raise ParameterError("; ".join(fatal[:MAX_PROBLEMS_SHOWN]))
     summary = BatchSummary(total=len(rows))
@@ -364,7 +265,7 @@ async def run_batch(
             os.fsync(out.fileno())
 
     try:
-        pending: list[tuple[_Row, dict[str, Any]]] = []
+        pending: list[tuple[Row, dict[str, Any]]] = []
         for row, problem in todo:
             if problem is not None or row.request is None:
                 write(
@@ -392,7 +293,7 @@ async def run_batch(
 
 
 async def _send_all(
-    pending: list[tuple[_Row, dict[str, Any]]],
+    pending: list[tuple[Row, dict[str, Any]]],
     summary: BatchSummary,
     write: Callable[[dict[str, Any]], None],
     send: Send,

@@ -1,6 +1,7 @@
 """``ritellm batch``: its options, its progress line on stderr and what it says at the end.
 
-Argument handling and printing only; the file work is ``_batchjob``'s and ``_batchfile``'s.
+Argument handling and printing only; the file work is ``_batchjob``'s, ``_batchinput``'s and
+``_batchfile``'s.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from ._batchjob import BatchProgress, Send, run_batch, simulated_lines
+from ._batchinput import simulated_lines
+from ._batchjob import BatchProgress, Send, run_batch
 from ._cli_sim import DEFAULT_MODEL, simulator_base, simulator_reason, start_simulator
 from ._errors import RiteLLMError
 
