@@ -1,7 +1,8 @@
 """``ritellm batch``: a resumable JSONL fan-out that never loses a paid-for result.
 
 Every finished request is written as one JSON line and flushed at once, so an interrupt
-(Ctrl-C, a crash, ``kill -9``) loses at most the requests in flight. A rerun reads the
+(Ctrl-C, a crash, ``kill -9``) loses at most the requests in flight (with ``--ray``, the
+answers of the batches not yet delivered too: see ``_cli_ray``). A rerun reads the
 output, drops a torn last line, skips what is finished and does the rest. Results of the
 bundled simulator are marked ``"simulated": true``; they count as finished only for a line
 that this run sends to the simulator too, so a run with a real key redoes them. A run that
