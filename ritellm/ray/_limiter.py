@@ -6,7 +6,6 @@ trio (the shared actor runs on Ray's event loop, through anyio).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -140,8 +139,9 @@ class ClusterAdmission(Admission):
     Requests waiting for their turn are asked for together, one call at a time (the shared
     limiter admits the first when it may go and every following one that may go at once),
     so an unpaced cluster costs about one call per batch of requests, not one per request.
-    Successes, 429s and stated limits go back in batches every ``FLUSH`` seconds or with
-    the next request; a 429 goes at once, so that every worker holds back.
+    Successes, token counts and stated limits go back in batches: with the next request
+    asked for, else within ``FLUSH`` seconds of the first one (also when no request is
+    waiting); a 429 goes at once, so that every worker holds back.
     """
 
     FLUSH = 0.05
@@ -202,7 +202,10 @@ class ClusterAdmission(Admission):
             self._wake = anyio.Event()
             self._queue = [w for w in self._queue if not w.gone]
             if not self._queue:
-                with anyio.move_on_after(self.FLUSH if self._events else math.inf):
+                if not self._events:
+                    await self._wake.wait()  # a request, or the first event (_note)
+                    continue
+                with anyio.move_on_after(self.FLUSH):  # more events, in one call
                     await self._wake.wait()
                 if not self._queue and self._events:
                     self._send()
@@ -230,17 +233,22 @@ class ClusterAdmission(Admission):
         self._events.append((REFUSED, ticket, retry_after))
         self._send()  # at once: every worker should hold back
 
+    def _note(self, event: tuple[Any, ...]) -> None:
+        self._events.append(event)
+        if len(self._events) == 1:
+            self._wake.set()  # an idle _serve starts its FLUSH wait
+
     def succeeded(self, ticket: Ticket) -> None:
         super().succeeded(ticket)  # the concurrency limit grows back (no local pace here)
-        self._events.append((OK, ticket))
+        self._note((OK, ticket))
 
     def observer(self, ticket: Ticket) -> Callable[[int, Mapping[str, str]], None]:
         def observe(status: int, headers: Mapping[str, str]) -> None:
             stated = _limit_headers(headers)
             if stated:
-                self._events.append((HEADERS, ticket, status, stated))
+                self._note((HEADERS, ticket, status, stated))
 
         return observe
 
     def used_tokens(self, estimate: float, actual: float) -> None:
-        self._events.append((TOKENS, estimate, actual))
+        self._note((TOKENS, estimate, actual))
