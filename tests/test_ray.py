@@ -61,26 +61,54 @@ def cluster() -> Iterator[None]:
         log_to_driver=False,
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
+    node = ray._private.worker._global_node
+    raylet = node.all_processes[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
+    workers: list[tuple[int, str]] = []
     try:
         yield
     finally:
+        # This cluster's worker processes: the raylet's children (other Ray jobs on the
+        # machine have their own raylet), noted with their start times (pids are reused).
+        workers = _workers_of(raylet)
         ray.shutdown()
     # Every worker process exits with the cluster (one blocked at exit would live on).
     deadline = time.monotonic() + 15
-    while _processes("CompletionWorker") and time.monotonic() < deadline:
-        time.sleep(0.1)  # nothing to wait on: they are another session's children now
-    assert _processes("CompletionWorker") == []
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)  # nothing to wait on: they are another process's children
+    assert _alive(workers) == []
 
 
-def _processes(name: str) -> list[int]:
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None  # it exited meanwhile
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _workers_of(raylet: int) -> list[tuple[int, str]]:
+    """(pid, start time) of the raylet's children running a CompletionWorker."""
     found = []
     for entry in Path("/proc").iterdir():
+        fields = _stat(entry.name) if entry.name.isdigit() else None
+        if fields is None or int(fields[1]) != raylet:
+            continue
         try:
-            if entry.name.isdigit() and name in (entry / "cmdline").read_text():
-                found.append(int(entry.name))
+            if "CompletionWorker" in (entry / "cmdline").read_text():
+                found.append((int(entry.name), fields[19]))
         except OSError:
-            continue  # it exited meanwhile
+            continue
     return found
+
+
+def _alive(workers: list[tuple[int, str]]) -> list[int]:
+    alive = []
+    for pid, started in workers:
+        fields = _stat(pid)
+        if fields is not None and fields[19] == started and fields[0] != "Z":
+            alive.append(pid)
+    return alive
 
 
 @pytest.fixture(scope="module")
@@ -169,16 +197,20 @@ def test_progress_true_counts_rows_without_a_total(
 
 
 def test_the_cluster_wide_rpm_holds_at_the_server(sim: ThreadedSimulator, tmp_path: Path) -> None:
-    rpm = 6000.0  # 100/s for both workers together, each of which could do far more
+    # 40/s for both workers together, each of which could do far more, and low enough for a
+    # loaded 2-core machine to keep up with; measured over the steady middle of ~15 s (a
+    # stall the bucket makes up for afterwards moves a long window's rate little).
+    rpm = 2400.0
     arrivals = sim.simulator.requests = Arrivals()
     summary = write_completions(
-        ray.data.from_items(rows(700)), str(tmp_path / "out"), **job(sim, rpm=rpm)
+        ray.data.from_items(rows(600)), str(tmp_path / "out"), **job(sim, rpm=rpm)
     )
-    assert (summary.done, summary.workers) == (700, 2)
+    assert (summary.done, summary.workers) == (600, 2)
     times = sorted(arrivals.times)
-    assert len(times) == 700
+    assert len(times) == 600
     burst = int(rpm / 60)  # the bucket starts full: a second's worth at once
-    sustained = (len(times) - burst - 1) / (times[-1] - times[burst])
+    first, last = 2 * burst, len(times) - burst  # a second after the burst; before the end
+    sustained = (last - first) / (times[last] - times[first])
     assert rpm / 60 * 0.9 <= sustained <= rpm / 60 * 1.1, sustained
 
 
@@ -208,11 +240,66 @@ def test_a_429_seen_by_one_worker_holds_back_every_worker(
     refused_at = next(t for t in arrivals.times if t >= scripted_at)
     after = [t - refused_at for t in arrivals.times if t > refused_at]
     # In-flight answers come back, and a request admitted before the 429 was known may
-    # follow within milliseconds; then nothing from any worker until the Retry-After has
+    # follow shortly; then nothing from any worker until the Retry-After has
     # passed, and from then on the whole cluster is paced at the rate the 429 implies
     # (one per 0.3 s, raised 10% a second), where it sent ~200 a second before.
-    assert [t for t in after if 0.06 < t < 0.28] == []
+    # (0.15 s leaves a loaded machine time to deliver those; the 0.28 s is the spec's.)
+    assert [t for t in after if 0.15 < t < 0.28] == []
     assert 1 <= len([t for t in after if 0.28 <= t < 1.3]) <= 5
+
+
+class _Recording:
+    """The shared limiter, also noting the kinds of the events workers report to it."""
+
+    def __init__(self) -> None:
+        from ritellm.ray._limiter import SharedLimits
+
+        self.limits = SharedLimits(None, None)
+        self.seen: list[str] = []
+
+    async def grant(self, estimates: list[float], events: list[Any]) -> Any:
+        self.seen.extend(e[0] for e in events)
+        return await self.limits.grant(estimates, events)
+
+    async def report(self, events: list[Any]) -> None:
+        self.seen.extend(e[0] for e in events)
+        await self.limits.report(events)
+
+    async def reported(self) -> list[str]:
+        return self.seen
+
+
+@pytest.mark.anyio
+async def test_an_idle_worker_reports_what_it_saw_within_flush_seconds(cluster: None) -> None:
+    import anyio
+
+    from ritellm.ray._limiter import ClusterAdmission, await_ref
+
+    limits = ray.remote(num_cpus=0)(_Recording).remote()
+    admission = ClusterAdmission(limits, 4, tpm=False)
+    async with anyio.create_task_group() as group:
+        group.start_soon(admission.serve)
+        with anyio.fail_after(30):
+            ticket = await admission.admit(1.0)  # then nobody waits: the server idles
+        admission.succeeded(ticket)  # and no request follows to carry this
+        with anyio.fail_after(5):
+            while await await_ref(limits.reported.remote()) != ["ok"]:
+                await anyio.sleep(ClusterAdmission.FLUSH)
+        group.cancel_scope.cancel()
+    ray.kill(limits)
+
+
+def test_a_failing_job_raises_its_own_error_not_the_progress_display_s(cluster: None) -> None:
+    from ritellm.ray._job import shared_limits
+    from ritellm.ray._output import _watching
+
+    limits = shared_limits(None, None)
+    ray.kill(limits, no_restart=True)  # Ray going down with the job: the last look fails
+    seen: list[ritellm.FanoutStats] = []
+    with pytest.raises(ValueError, match="^the job's own$"), _watching(limits, seen.append):
+        raise ValueError("the job's own")
+    with pytest.raises(ray.exceptions.RayActorError), _watching(limits, seen.append):
+        pass  # without an error of the job's, the display's own is raised
 
 
 # -- failures ----------------------------------------------------------------------------------
@@ -361,7 +448,7 @@ def test_a_rerun_skips_answered_ids_and_redoes_the_rest(
     summary = write_completions(ray.data.from_items(first), out, format=fmt, **job(sim))
     assert (summary.done, summary.failed, summary.skipped) == (45, 5, 0)
     # A crash while a file was being written leaves it cut short: removed, redone.
-    torn = tmp_path / "out" / f"torn.{fmt}"
+    torn = tmp_path / "out" / f"ritellm-{'0' * 32}_000007-0.{fmt}"  # a name of the job's
     torn.write_bytes(b"PAR1\x00\x01" if fmt == "parquet" else b'{"id": 3, "err')
     sim.reset_stats()
     again = rows(80)
@@ -392,6 +479,50 @@ def test_a_rerun_skips_answered_ids_and_redoes_the_rest(
     answered = sorted(row["id"] for row in got if row["response"] is not None)
     assert answered == list(range(80))  # every id answered exactly once
     assert sorted(row["id"] for row in got if row["error"] is not None) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_a_file_not_written_by_the_job_is_refused_and_left_as_it_is(
+    sim: ThreadedSimulator, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # A valid Parquet file with other columns, a pretty-printed JSON file: neither is ours.
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    pq.write_table(pa.table({"name": ["a"], "score": [1]}), out / "mine.parquet")
+    (out / "settings.json").write_text('{\n  "model": "x"\n}')
+    foreign = {p.name: p.read_bytes() for p in out.iterdir()}
+    # A file of the job's that a crash cut short, next to them.
+    torn = out / f"ritellm-{'0' * 32}_000000-0.{fmt}"
+    torn.write_bytes(b"PAR1\x00" if fmt == "parquet" else b'{"id": 1')
+    with pytest.raises(ritellm.ParameterError) as caught:
+        write_completions(ray.data.from_items(rows(3)), str(out), format=fmt, **job(sim))
+    assert str(caught.value) == (
+        f"the output directory {str(out)!r} holds 'mine.parquet', 'settings.json': not {fmt} "
+        "files written by write_completions, and never read or removed by it: give a "
+        "directory of its own"
+    )
+    with pytest.raises(ritellm.ParameterError, match=r"mine\.parquet"):
+        finished_ids(str(out), format=fmt, repair=True)
+    # Bad options are refused before the directory is even looked at.
+    with pytest.raises(ritellm.ParameterError, match="num_workers must be >= 1"):
+        write_completions(
+            ray.data.from_items(rows(3)), str(out), format=fmt, **job(sim, num_workers=0)
+        )
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p != torn} == foreign
+    assert torn.exists()
+    assert sim.stats.requests == 0
+
+
+def test_a_whole_file_of_the_job_that_cannot_be_read_is_refused_not_removed(
+    cluster: None, tmp_path: Path
+) -> None:
+    bad = tmp_path / f"ritellm-{'0' * 32}_000000-0.json"
+    bad.write_text('{"id": 1, "error": null}\nnot json\n')  # whole (newline-terminated)
+    with pytest.raises(ritellm.ParameterError, match="cannot read the output file"):
+        finished_ids(str(tmp_path), format="json", repair=True)
+    assert bad.exists()
 
 
 # -- bad arguments, before anything runs -------------------------------------------------------

@@ -8,11 +8,13 @@ Imports ray and pyarrow lazily, at call time.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     import ray.data
 
 __all__ = ["JobSummary", "finished_ids", "write_completions"]
+
+_log = logging.getLogger("ritellm.ray")
 
 FORMATS = {"parquet": ".parquet", "json": ".json"}
 # The names of the files a run writes (``ritellm-<write uuid>_<task>-<n>.<format>``), and
@@ -263,15 +267,11 @@ def write_completions(
     out = map_completions(
         ds, _finished=ray.put(frozenset(finished)) if finished else None, _limits=limits, **options
     )
-    watcher = _Watcher(limits, progress) if progress else None
-    try:
+    with _watching(limits, progress):
         if format == "parquet":
             out.write_parquet(path, filename_provider=_names("parquet"))
         else:
             out.write_json(path, filename_provider=_names("json"))
-    finally:
-        if watcher is not None:
-            watcher.stop()
     written = [f for f in _files(fs, root, format) if f not in before]
     done, failed = _count(fs, written, format)
     workers = ray.get(limits.workers.remote())
@@ -293,6 +293,23 @@ def _names(fmt: str) -> Any:
             return f"ritellm-{write_uuid}_{task_index:06}.{fmt}"
 
     return Names()
+
+
+@contextmanager
+def _watching(limits: Any, progress: bool | Callable[[FanoutStats], Any]) -> Iterator[None]:
+    """Progress (a :class:`_Watcher`) while the block runs, if asked for. When the block
+    raises, the watcher's last look at the counters may fail too (Ray going down with the
+    job): that is logged, and the job's own exception is the one raised."""
+    if not progress:
+        yield
+        return
+    watcher = _Watcher(limits, progress)
+    try:
+        yield
+    except BaseException:
+        watcher.stop(failing=True)
+        raise
+    watcher.stop()
 
 
 class _Watcher:
@@ -330,13 +347,25 @@ class _Watcher:
         worker_totals(workers, self._stats)
         self._progress.update(max(0, self._stats.done + self._stats.failed - before))
 
-    def stop(self) -> None:
+    def stop(self, *, failing: bool = False) -> None:
+        """Show the last counts (the workers report after each batch) and end the display.
+
+        Args:
+            failing: the job is raising: an error in the last look is logged, not raised,
+                so that it does not hide the job's own.
+        """
         self._stop.set()
         self._thread.join(5)
-        self._poll()  # the last counts (the workers report after each batch)
-        self._progress.close()
-        if self._line is not None:
-            self._line.close()
+        try:
+            self._poll()
+        except Exception:
+            if not failing:
+                raise
+            _log.warning("ritellm.ray: the last progress update failed", exc_info=True)
+        finally:
+            self._progress.close()
+            if self._line is not None:
+                self._line.close()
 
 
 class _RowsLine:
