@@ -256,16 +256,30 @@ class _Recording:
 
         self.limits = SharedLimits(None, None)
         self.seen: list[str] = []
+        self.got: Any = None  # an anyio.Event, made on the actor's event loop
+
+    def _note(self, events: list[Any]) -> None:
+        import anyio
+
+        self.seen.extend(e[0] for e in events)
+        if events:
+            self.got = self.got or anyio.Event()
+            self.got.set()
 
     async def grant(self, estimates: list[float], events: list[Any]) -> Any:
-        self.seen.extend(e[0] for e in events)
+        self._note(events)
         return await self.limits.grant(estimates, events)
 
     async def report(self, events: list[Any]) -> None:
-        self.seen.extend(e[0] for e in events)
+        self._note(events)
         await self.limits.report(events)
 
     async def reported(self) -> list[str]:
+        """The kinds seen, once there are any."""
+        import anyio
+
+        self.got = self.got or anyio.Event()
+        await self.got.wait()
         return self.seen
 
 
@@ -283,8 +297,7 @@ async def test_an_idle_worker_reports_what_it_saw_within_flush_seconds(cluster: 
             ticket = await admission.admit(1.0)  # then nobody waits: the server idles
         admission.succeeded(ticket)  # and no request follows to carry this
         with anyio.fail_after(5):
-            while await await_ref(limits.reported.remote()) != ["ok"]:
-                await anyio.sleep(ClusterAdmission.FLUSH)
+            assert await await_ref(limits.reported.remote()) == ["ok"]
         group.cancel_scope.cancel()
     ray.kill(limits)
 
@@ -296,7 +309,7 @@ def test_a_failing_job_raises_its_own_error_not_the_progress_display_s(cluster: 
     limits = shared_limits(None, None)
     ray.kill(limits, no_restart=True)  # Ray going down with the job: the last look fails
     seen: list[ritellm.FanoutStats] = []
-    with pytest.raises(ValueError, match="^the job's own$"), _watching(limits, seen.append):
+    with pytest.raises(ValueError, match=r"^the job's own$"), _watching(limits, seen.append):
         raise ValueError("the job's own")
     with pytest.raises(ray.exceptions.RayActorError), _watching(limits, seen.append):
         pass  # without an error of the job's, the display's own is raised
