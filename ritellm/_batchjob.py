@@ -1,4 +1,4 @@
-"""``ritellm batch``: a resumable JSONL fan-out that never loses a paid-for result.
+"""``ritellm batch``: a resumable JSONL fan-out (an interrupt loses only unwritten answers).
 
 Every finished request is written as one JSON line and flushed at once, so an interrupt
 (Ctrl-C, a crash, ``kill -9``) loses at most the requests in flight (with ``--ray``, the
