@@ -501,7 +501,7 @@ def test_a_file_not_written_by_the_job_is_refused_and_left_as_it_is(
     out = tmp_path / "out"
     out.mkdir()
     # A valid Parquet file with other columns, a pretty-printed JSON file: neither is ours.
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     pq.write_table(pa.table({"name": ["a"], "score": [1]}), out / "mine.parquet")
     (out / "settings.json").write_text('{\n  "model": "x"\n}')
