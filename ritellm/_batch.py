@@ -15,7 +15,8 @@ from ._blocking import run_sync
 from ._client import AsyncClient, default_client
 from ._errors import ParameterError, ParameterTypeError, RiteLLMError
 from ._fanout import FanoutStats
-from ._fanout._engine import Engine, check_limits
+from ._fanout._api import gather_calls
+from ._fanout._engine import check_limits
 from ._prepared import Call
 from ._types import ModelResponse
 
@@ -99,12 +100,7 @@ async def run_all(
     mocked ones too: a mocked batch is paced as the real one would be (the engine does not
     re-send a mocked 429: nothing was refused).
     """
-    results: list[Any] = [None] * len(calls)
-
-    async def deliver(index: int, outcome: Any) -> None:
-        results[index] = outcome
-
-    engine = Engine(
+    return await gather_calls(
         client,
         calls,
         max_concurrency=max_concurrency,
@@ -112,10 +108,7 @@ async def run_all(
         rpm=rpm,
         tpm=tpm,
         progress=progress,
-        deliver=deliver,
     )
-    await engine.run()
-    return results
 
 
 # -- batch_completion -------------------------------------------------------------------------

@@ -62,6 +62,28 @@ async def gather_completions(
     """
     client = client or default_client()
     calls = prepare_all(client, requests)
+    return await gather_calls(
+        client,
+        calls,
+        max_concurrency=max_concurrency,
+        return_exceptions=return_exceptions,
+        rpm=rpm,
+        tpm=tpm,
+        progress=progress,
+    )
+
+
+async def gather_calls(
+    client: AsyncClient,
+    calls: list[Call],
+    *,
+    max_concurrency: int,
+    return_exceptions: bool,
+    rpm: float | None,
+    tpm: float | None,
+    progress: bool | Callable[[FanoutStats], Any],
+) -> list[Any]:
+    """:func:`gather_completions` for calls prepared already (the batch family's too)."""
     results: list[Any] = [None] * len(calls)
 
     async def deliver(index: int, outcome: Any) -> None:
