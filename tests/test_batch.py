@@ -8,28 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ritellm import _cli
 
+from .batch_helpers import read_output, wait_for_lines, write_input
+
 SLOW = {"x-ritellm-sim": json.dumps({"latency": 0.05})}
-
-
-def write_input(path: Path, n: int, **extra: Any) -> None:
-    with path.open("w") as f:
-        for i in range(n):
-            line = {"id": f"r{i}", "messages": [{"role": "user", "content": f"question {i}"}]}
-            line.update(extra)
-            f.write(json.dumps(line) + "\n")
-
-
-def read_output(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -115,16 +103,6 @@ def run_cli(src: Path, out: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for_lines(out: Path, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if out.exists() and out.read_text().count("\n") >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)  # polling another process's file: there is no event to wait on
-    raise AssertionError("the batch made no progress")
 
 
 @pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])

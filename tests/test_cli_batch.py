@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from ritellm._batchjob import BatchSummary
 from ritellm._cli import main
 from ritellm._cli_batch import failure_hint
 from ritellm.testing import Reply, Simulator, ThreadedSimulator
+
+from .batch_helpers import batch, normal, read_output, wait_for_lines, write_input
 
 NO_KEY = (
     "ritellm: no API key found for openai (set OPENAI_API_KEY, or pass --api-key or "
@@ -38,37 +39,12 @@ SLOW = {"x-ritellm-sim": json.dumps({"latency": 0.05})}
 FAIL = {"x-ritellm-sim": json.dumps({"status": 400, "error_message": "nope"})}
 
 
-def normal(text: str) -> list[str]:
-    """stderr lines with the random port and the timings replaced."""
-    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
-    text = re.sub(r"in \d+\.\ds( \(\d+\.\d req/s\))?", "in Ts", text)
-    return text.splitlines()
-
-
 def message(i: int) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"question {i}"}]
 
 
-def write_input(path: Path, n: int, **extra: Any) -> None:
-    with path.open("w") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": f"r{i}", "messages": message(i), **extra}) + "\n")
-
-
-def read_output(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def ids(path: Path) -> list[str]:
     return [r["id"] for r in read_output(path)]
-
-
-def batch(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    """`ritellm batch ARGV --no-progress` in-process: (exit status, stderr lines)."""
-    status = main(["batch", *argv, "--no-progress"])
-    out, err = capsys.readouterr()
-    assert out == ""
-    return status, normal(err)
 
 
 @pytest.fixture
@@ -235,16 +211,6 @@ def popen(src: Path, out: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_bytes().count(b"\n") >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)  # polling another process's file: there is no event to wait on
-    raise AssertionError("the batch made no progress")
 
 
 def all_failed(src: Path, out: Path, n: int) -> bytes:

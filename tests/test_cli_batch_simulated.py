@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,10 @@ import pytest
 
 from ritellm._batchfile import OutputState, id_key, one_line_per_id, read_output
 from ritellm._batchjob import redo_notice
-from ritellm._cli import main
 from ritellm.testing import Reply, Simulator, ThreadedSimulator
-from tests.test_cli_batch import NO_KEY, REQUESTED, message, normal, write_input
+from tests.test_cli_batch import NO_KEY, REQUESTED, message
+
+from .batch_helpers import batch, normal, wait_for_lines, write_input
 
 KEY = "sk-real-provider"
 REAL = "a real answer"
@@ -40,14 +40,6 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 def content(record: dict[str, Any]) -> str:
     return str(record["response"]["choices"][0]["message"]["content"])
-
-
-def batch(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    """`ritellm batch ARGV --no-progress` in-process: (exit status, stderr lines)."""
-    status = main(["batch", *argv, "--no-progress"])
-    out, err = capsys.readouterr()
-    assert out == ""
-    return status, normal(err)
 
 
 @pytest.fixture
@@ -221,16 +213,6 @@ def test_each_line_is_redone_only_when_this_run_does_not_simulate_it(
     assert [r["id"] for r in last] == order
     assert [r.get("simulated") for r in last if r["id"] == "broken"] == [True]
     assert len(real.requests) == 1
-
-
-def wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_bytes().count(b"\n") >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)  # polling another process's file: there is no event to wait on
-    raise AssertionError("the batch made no progress")
 
 
 def test_ctrl_c_while_redoing_simulated_results_keeps_one_line_per_id(

@@ -39,6 +39,8 @@ from ritellm._cli import main
 from ritellm._cli_ray import is_local_address
 from ritellm.testing import Reply, Simulator, ThreadedSimulator
 
+from .batch_helpers import normal
+
 pytest.importorskip("ray")
 
 NO_KEY = (
@@ -135,11 +137,6 @@ def sim(server: ThreadedSimulator) -> Iterator[ThreadedSimulator]:
     server.simulator.requests.clear()
     yield server
     server.default = Reply()
-
-
-def normal(text: str) -> list[str]:
-    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
-    return re.sub(r"in \d+\.\ds( \(\d+\.\d req/s\))?", "in Ts", text).splitlines()
 
 
 def write_input(path: Path, n: int) -> None:
